@@ -1,0 +1,31 @@
+/** `npm run agent`: the Roomcast agent worker. Checks its setup, then hands over to the agents CLI. */
+import { fileURLToPath } from 'node:url';
+import { cli, ServerOptions } from '@livekit/agents';
+import { loadAgentConfig } from '../src/config.js';
+import { resolveFfmpeg } from '../src/ffmpeg.js';
+import { createLogger } from '../src/log.js';
+import { Catalog } from '../src/music/catalog.js';
+import { startupStep } from '../src/startup.js';
+
+const config = await startupStep(() => loadAgentConfig());
+const log = createLogger('agent', config.log);
+const ffmpeg = await startupStep(() => resolveFfmpeg(config.ffmpegPath));
+const catalog = await startupStep(() => Catalog.load(config.catalog));
+log.info({ ffmpeg: ffmpeg.origin, songs: catalog.songs.length, agentName: config.livekit.agentName }, 'starting agent worker');
+
+cli.runApp(
+  new ServerOptions({
+    agent: fileURLToPath(new URL('../src/livekit/musicAgent.js', import.meta.url)),
+    agentName: config.livekit.agentName,
+    wsURL: config.livekit.url,
+    apiKey: config.livekit.apiKey,
+    apiSecret: config.livekit.apiSecret,
+    host: config.http.host,
+    port: config.http.port,
+    loadThreshold: config.loadThreshold,
+    numIdleProcesses: config.idleProcesses,
+    requestFunc: async (req) => {
+      await req.accept('Roomcast', `agent-${req.id}`);
+    },
+  }),
+);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the real parts the end-to-end tests run when they are missing: livekit-server (pinned,
+# built with `go install`, cached in ~/go/bin), Mosquitto and ffmpeg (Debian packages).
+# Prints where each one is. Exits non-zero when a part cannot be had.
+set -euo pipefail
+
+LIVEKIT_VERSION="${LIVEKIT_VERSION:-v1.13.5}"
+need_apt=()
+
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "provision: installing ${need_apt[*]} with apt"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${need_apt[@]}"
+fi
+
+gobin="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+lk="${LIVEKIT_SERVER_BIN:-$gobin/server}"
+stamp="$gobin/.livekit-server-version"
+if [ ! -x "$lk" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$LIVEKIT_VERSION" ]; then
+  command -v go >/dev/null 2>&1 || { echo "provision: go is needed to build livekit-server" >&2; exit 1; }
+  echo "provision: building livekit-server $LIVEKIT_VERSION with go install"
+  go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION"
+  echo "$LIVEKIT_VERSION" > "$stamp"
+fi
+
+echo "provision: livekit-server $LIVEKIT_VERSION at $lk"
+echo "provision: mosquitto at $(command -v mosquitto || echo /usr/sbin/mosquitto)"
+echo "provision: ffmpeg at $(command -v ffmpeg)"

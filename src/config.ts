@@ -1,0 +1,125 @@
+/**
+ * The one config loader. Every setting comes from the environment, is validated here, and a bad
+ * or missing one fails the start with a message that names the variable and the fix.
+ */
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveMs = z.coerce.number().int().positive();
+
+const livekitSchema = z.object({
+  LIVEKIT_URL: z
+    .string({ message: 'is required, e.g. ws://localhost:7880' })
+    .regex(/^(wss?|https?):\/\/.+/, 'must be a ws://, wss://, http:// or https:// URL'),
+  LIVEKIT_API_KEY: z.string({ message: 'is required (an API key from livekit.yaml)' }).min(1),
+  LIVEKIT_API_SECRET: z.string({ message: 'is required (the secret of LIVEKIT_API_KEY)' }).min(1),
+  ROOMCAST_AGENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"')
+    .default('roomcast'),
+});
+
+const commonSchema = z.object({
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  LOG_PRETTY: z.stringbool().default(false),
+});
+
+const mqttSchema = z.object({
+  MQTT_URL: z
+    .string({ message: 'is required, e.g. mqtt://localhost:1883' })
+    .regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  MQTT_BASE_TOPIC: z
+    .string()
+    .regex(/^[^+#]+$/, 'must not contain MQTT wildcards (+ or #)')
+    .transform((s) => s.replace(/\/+$/, ''))
+    .default('roomcast'),
+  MQTT_CLIENT_ID: z.string().optional(),
+});
+
+const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.shape).extend({
+  AGENT_JOIN_TIMEOUT_MS: positiveMs.default(20_000),
+});
+
+const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
+  MUSIC_CATALOG: z.string({ message: 'is required: a path or http(s) URL of a JSON catalog' }).min(1),
+  AGENT_HTTP_HOST: z.string().default('0.0.0.0'),
+  AGENT_HTTP_PORT: port.default(8081),
+  AGENT_LOAD_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.95),
+  AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(32).default(2),
+  AUDIO_BITRATE: z.coerce.number().int().min(16_000).max(510_000).default(128_000),
+  AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(400),
+  FFMPEG_PATH: z.string().min(1).optional(),
+});
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee .env.example for every variable.`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  // Treat empty strings as unset, as docker compose and shells often pass them.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const value = cleaned[name];
+      const shown = value === undefined || /SECRET|PASSWORD|KEY/.test(name) ? '' : ` (got "${value}")`;
+      return `${name} ${issue.message}${shown}`;
+    }),
+  );
+}
+
+function livekitSection(e: z.output<typeof livekitSchema>) {
+  return {
+    url: e.LIVEKIT_URL,
+    apiKey: e.LIVEKIT_API_KEY,
+    apiSecret: e.LIVEKIT_API_SECRET,
+    agentName: e.ROOMCAST_AGENT_NAME,
+  };
+}
+
+function logSection(e: z.output<typeof commonSchema>) {
+  return { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY };
+}
+
+export type LiveKitConfig = ReturnType<typeof livekitSection>;
+export type LogConfig = ReturnType<typeof logSection>;
+
+export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = parse(bridgeSchema, env);
+  return {
+    log: logSection(e),
+    livekit: livekitSection(e),
+    mqtt: {
+      url: e.MQTT_URL,
+      username: e.MQTT_USERNAME,
+      password: e.MQTT_PASSWORD,
+      baseTopic: e.MQTT_BASE_TOPIC,
+      clientId: e.MQTT_CLIENT_ID,
+    },
+    agentJoinTimeoutMs: e.AGENT_JOIN_TIMEOUT_MS,
+  };
+}
+
+export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = parse(agentSchema, env);
+  return {
+    log: logSection(e),
+    livekit: livekitSection(e),
+    catalog: e.MUSIC_CATALOG,
+    http: { host: e.AGENT_HTTP_HOST, port: e.AGENT_HTTP_PORT },
+    loadThreshold: e.AGENT_LOAD_THRESHOLD,
+    idleProcesses: e.AGENT_IDLE_PROCESSES,
+    audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS },
+    ffmpegPath: e.FFMPEG_PATH,
+  };
+}
+
+export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
+export type AgentConfig = ReturnType<typeof loadAgentConfig>;

@@ -1,0 +1,67 @@
+/**
+ * The bridge's view of LiveKit, through the server API only (it never joins a room): make sure a
+ * Roomcast agent is in a room, and deliver packets to it.
+ */
+import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, TwirpError } from 'livekit-server-sdk';
+import type { LiveKitConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC } from '../protocol/messages.js';
+
+export class NoAgentError extends Error {
+  override name = 'NoAgentError';
+}
+
+const POLL_MS = 50;
+
+/** The server API speaks HTTP on the same host and port as the WebSocket URL. */
+export function httpUrl(url: string): string {
+  return url.replace(/^ws(s?):\/\//, 'http$1://');
+}
+
+export class RoomAgents {
+  private readonly rooms: RoomServiceClient;
+  private readonly dispatch: AgentDispatchClient;
+
+  constructor(
+    private readonly config: LiveKitConfig,
+    private readonly log: Logger,
+  ) {
+    const url = httpUrl(config.url);
+    this.rooms = new RoomServiceClient(url, config.apiKey, config.apiSecret);
+    this.dispatch = new AgentDispatchClient(url, config.apiKey, config.apiSecret);
+  }
+
+  /**
+   * Resolves once a Roomcast agent is a participant of the room, dispatching one when the room
+   * has neither an agent nor a pending dispatch for it.
+   */
+  async ensureAgent(room: string, timeoutMs: number): Promise<'present' | 'dispatched'> {
+    if (await this.hasAgent(room)) return 'present';
+    const dispatches = await this.dispatch.listDispatch(room).catch(() => []);
+    if (!dispatches.some((d) => d.agentName === this.config.agentName)) {
+      await this.rooms.createRoom({ name: room });
+      await this.dispatch.createDispatch(room, this.config.agentName);
+      this.log.info({ room, agentName: this.config.agentName }, 'dispatched agent');
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      if (await this.hasAgent(room)) return 'dispatched';
+    }
+    throw new NoAgentError(`no Roomcast agent "${this.config.agentName}" joined room "${room}" within ${timeoutMs} ms; is an agent worker running?`);
+  }
+
+  async send(room: string, payload: Uint8Array): Promise<void> {
+    await this.rooms.sendData(room, payload, DataPacket_Kind.RELIABLE, { topic: MUSIC_CONTROL_TOPIC });
+  }
+
+  private async hasAgent(room: string): Promise<boolean> {
+    try {
+      const participants = await this.rooms.listParticipants(room);
+      return participants.some((p) => p.attributes[AGENT_ATTRIBUTE] === this.config.agentName);
+    } catch (err) {
+      if (err instanceof TwirpError && err.status === 404) return false;
+      throw err;
+    }
+  }
+}

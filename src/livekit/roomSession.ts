@@ -1,0 +1,150 @@
+/**
+ * The agent inside one room: publishes the `music` track, takes commands from `music_control`
+ * data packets, runs them one at a time on the player, and confirms each on the same topic.
+ */
+import {
+  AudioSource,
+  LocalAudioTrack,
+  RoomEvent,
+  TrackPublishOptions,
+  TrackSource,
+  type RemoteParticipant,
+  type Room,
+} from '@livekit/rtc-node';
+import type { AgentConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Catalog } from '../music/catalog.js';
+import { parseCommand, type Command } from '../protocol/commands.js';
+import { AGENT_ATTRIBUTE, CONFIRMATION_TYPE, MUSIC_CONTROL_TOPIC, encodeJson, type Confirmation, type TrackEvent } from '../protocol/messages.js';
+import { CHANNELS, SAMPLE_RATE } from '../playout/decoder.js';
+import { MusicPlayer } from '../playout/player.js';
+
+export const MUSIC_TRACK_NAME = 'music';
+
+export interface RoomSessionDeps {
+  catalog: Catalog;
+  config: AgentConfig;
+  log: Logger;
+}
+
+export class RoomSession {
+  private source: AudioSource | undefined;
+  private player: MusicPlayer | undefined;
+  /** Commands run strictly one after another, in arrival order. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly ready: Promise<void>;
+  private markReady!: () => void;
+
+  constructor(
+    private readonly room: Room,
+    private readonly deps: RoomSessionDeps,
+  ) {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+  }
+
+  /** Call before connecting, so that no packet that arrives during the join is missed. */
+  listen(): void {
+    this.room.on(RoomEvent.DataReceived, this.onData);
+  }
+
+  /** Publishes the music track; queued commands run once it is up. */
+  async publish(): Promise<void> {
+    const { audio, ffmpegPath } = this.deps.config;
+    this.source = new AudioSource(SAMPLE_RATE, CHANNELS, audio.queueMs);
+    const track = LocalAudioTrack.createAudioTrack(MUSIC_TRACK_NAME, this.source);
+    const options = new TrackPublishOptions({
+      source: TrackSource.SOURCE_MICROPHONE,
+      dtx: false,
+      red: false,
+      audioEncoding: { maxBitrate: BigInt(audio.bitrate) },
+    });
+    await this.localParticipant().publishTrack(track, options);
+    this.player = new MusicPlayer(this.source, this.deps.catalog, { ffmpegPath, log: this.deps.log });
+    this.player.on('track', (event) => this.onTrackEvent(event));
+    this.markReady();
+    // Announce readiness last: the bridge delivers commands only once it sees this attribute,
+    // because LiveKit drops data packets for a participant whose connection is not up yet.
+    await this.localParticipant().setAttributes({ [AGENT_ATTRIBUTE]: this.deps.config.livekit.agentName });
+    this.deps.log.info({ bitrate: audio.bitrate }, 'music track published, ready for commands');
+  }
+
+  async close(): Promise<void> {
+    this.room.off(RoomEvent.DataReceived, this.onData);
+    await this.player?.stop();
+    await this.source?.close();
+  }
+
+  private onData = (payload: Uint8Array, participant?: RemoteParticipant, _kind?: unknown, topic?: string): void => {
+    if (topic !== MUSIC_CONTROL_TOPIC) return;
+    const parsed = parseCommand(payload);
+    if (!parsed.ok) {
+      // Confirmations and events share the topic; only real commands concern us.
+      if (parsed.type === undefined || !parsed.type.endsWith('_music')) return;
+      this.deps.log.warn({ from: participant?.identity ?? 'server', reason: parsed.reason }, 'rejected command packet');
+      return;
+    }
+    const command = parsed.command;
+    this.queue = this.queue.then(() => this.run(command));
+  };
+
+  private async run(command: Command): Promise<void> {
+    await this.ready;
+    const log = this.deps.log.child({ request_id: command.request_id, command: command.type });
+    let confirmation: Confirmation;
+    try {
+      confirmation = await this.apply(command);
+    } catch (err) {
+      confirmation = { type: CONFIRMATION_TYPE[command.type], ok: false, message: (err as Error).message };
+    }
+    if (command.request_id) confirmation.request_id = command.request_id;
+    log.info({ ok: confirmation.ok, message: confirmation.message }, 'command applied');
+    await this.send(confirmation);
+  }
+
+  private async apply(command: Command): Promise<Confirmation> {
+    const player = this.player as MusicPlayer;
+    switch (command.type) {
+      case 'start_continuous_music': {
+        const filter = { language: command.language, genre: command.genre };
+        const track = await player.start(filter);
+        const by = [command.language, command.genre].filter(Boolean).join(', ');
+        return {
+          type: 'continuous_music_started',
+          ok: true,
+          message: `Started continuous music streaming${by ? ` (${by})` : ''}`,
+          ...(command.language ? { language: command.language } : {}),
+          ...(command.genre ? { genre: command.genre } : {}),
+          track,
+        };
+      }
+      case 'stop_continuous_music': {
+        const wasPlaying = await player.stop();
+        const message = wasPlaying ? 'Stopped continuous music streaming' : 'Music streaming is not active';
+        return { type: 'continuous_music_stopped', ok: true, message };
+      }
+      case 'skip_music': {
+        const track = await player.skip();
+        return { type: 'music_skipped', ok: true, message: `Skipped to "${track.title}"`, track };
+      }
+    }
+  }
+
+  private onTrackEvent(event: TrackEvent): void {
+    this.deps.log.info({ event: event.type, track: event.track }, 'track event');
+    void this.send(event);
+  }
+
+  private async send(message: object): Promise<void> {
+    try {
+      await this.localParticipant().publishData(encodeJson(message), { reliable: true, topic: MUSIC_CONTROL_TOPIC });
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'could not publish on music_control');
+    }
+  }
+
+  private localParticipant() {
+    const participant = this.room.localParticipant;
+    if (!participant) throw new Error('not connected to the room');
+    return participant;
+  }
+}

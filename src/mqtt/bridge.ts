@@ -1,0 +1,113 @@
+/**
+ * The bridge: MQTT commands in, LiveKit data packets out. Each command is validated, the room is
+ * given an agent if it has none, and the command is delivered; every command gets a reply.
+ * Commands for one room are delivered strictly in the order they arrived.
+ */
+import { randomUUID } from 'node:crypto';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { BridgeConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { parseCommand, sessionIdSchema, type Command } from '../protocol/commands.js';
+import { encodeJson, type ErrorCode, type Reply } from '../protocol/messages.js';
+import { Topics } from '../protocol/topics.js';
+import { NoAgentError } from '../livekit/roomAgents.js';
+
+/** What the bridge needs from LiveKit (RoomAgents in production). */
+export interface AgentDelivery {
+  ensureAgent(room: string, timeoutMs: number): Promise<'present' | 'dispatched'>;
+  send(room: string, payload: Uint8Array): Promise<void>;
+}
+
+export class Bridge {
+  private client: MqttClient | undefined;
+  private readonly topics: Topics;
+  private readonly roomQueues = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly config: BridgeConfig,
+    private readonly delivery: AgentDelivery,
+    private readonly log: Logger,
+  ) {
+    this.topics = new Topics(config.mqtt.baseTopic);
+  }
+
+  async start(): Promise<void> {
+    const { url, username, password, clientId } = this.config.mqtt;
+    const client = await mqtt.connectAsync(url, {
+      protocolVersion: 5,
+      clientId: clientId ?? `roomcast-bridge-${randomUUID().slice(0, 8)}`,
+      username,
+      password,
+      reconnectPeriod: 1_000,
+      connectTimeout: 10_000,
+    });
+    this.client = client;
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+    client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt error'));
+    client.on('reconnect', () => this.log.info('mqtt reconnecting'));
+    await client.subscribeAsync(this.topics.allCommands, { qos: 1 });
+    this.log.info({ subscription: this.topics.allCommands }, 'bridge ready');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.roomQueues.values());
+    await this.client?.endAsync();
+  }
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const session = this.topics.sessionOf(topic);
+    if (session === undefined) return;
+    const reply = (r: Omit<Reply, 'type' | 'session_id'>) => this.reply(session, packet, { type: 'reply', session_id: session, ...r });
+    const fail = (code: ErrorCode, reason: string, command?: string, requestId?: string) => {
+      this.log.warn({ session_id: session, request_id: requestId, command, code, reason }, 'command rejected');
+      reply({ command, ok: false, status: 'error', message: reason, request_id: requestId, error: { code, reason } });
+    };
+
+    if (!sessionIdSchema.safeParse(session).success) return fail('invalid_command', `session id in the topic ${sessionIdSchema.safeParse(session).error?.issues[0]?.message}`);
+    const parsed = parseCommand(payload);
+    if (!parsed.ok) return fail('invalid_command', parsed.reason, parsed.type, parsed.requestId);
+    const command = parsed.command;
+    const requestId = command.request_id ?? randomUUID();
+    if (command.session_id !== undefined && command.session_id !== session) {
+      return fail('session_mismatch', `session_id "${command.session_id}" does not match the topic's "${session}"`, command.type, requestId);
+    }
+    this.enqueue(session, async () => {
+      const log = this.log.child({ room: session, session_id: session, request_id: requestId, command: command.type });
+      try {
+        const how = await this.deliver(session, { ...command, session_id: session, request_id: requestId });
+        log.info({ agent: how }, 'command delivered');
+        reply({ command: command.type, ok: true, status: 'accepted', message: `${command.type} delivered to the room's agent`, request_id: requestId });
+      } catch (err) {
+        const code: ErrorCode = err instanceof NoAgentError ? 'no_agent' : 'delivery_failed';
+        fail(code, (err as Error).message, command.type, requestId);
+      }
+    });
+  }
+
+  private async deliver(room: string, command: Command): Promise<'present' | 'dispatched'> {
+    const how = await this.delivery.ensureAgent(room, this.config.agentJoinTimeoutMs);
+    await this.delivery.send(room, encodeJson(command));
+    return how;
+  }
+
+  /** Runs `task` after every earlier task of the same room. */
+  private enqueue(room: string, task: () => Promise<void>): void {
+    const tail = (this.roomQueues.get(room) ?? Promise.resolve()).then(task);
+    this.roomQueues.set(room, tail);
+    void tail.finally(() => {
+      if (this.roomQueues.get(room) === tail) this.roomQueues.delete(room);
+    });
+  }
+
+  private reply(session: string, request: IPublishPacket, reply: Reply): void {
+    const client = this.client;
+    if (!client) return;
+    const body = JSON.stringify(reply);
+    client.publish(this.topics.reply(session), body, { qos: 1 });
+    const responseTopic = request.properties?.responseTopic;
+    if (responseTopic) {
+      const correlationData = request.properties?.correlationData;
+      client.publish(responseTopic, body, { qos: 1, properties: correlationData ? { correlationData } : {} });
+    }
+  }
+}

@@ -1,0 +1,56 @@
+/** Decodes any input ffmpeg reads (file path or http(s) URL) to 48 kHz stereo s16le PCM, as it arrives. */
+import { spawn } from 'node:child_process';
+import { resolveFfmpeg } from '../ffmpeg.js';
+
+export const SAMPLE_RATE = 48_000;
+export const CHANNELS = 2;
+export const BYTES_PER_SAMPLE = 2;
+
+export interface DecodeOptions {
+  signal: AbortSignal;
+  ffmpegPath?: string | undefined;
+}
+
+export class DecodeError extends Error {
+  override name = 'DecodeError';
+}
+
+function ffmpegArgs(input: string): string[] {
+  const network = /^https?:\/\//i.test(input) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-rw_timeout', '10000000'] : [];
+  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...network, '-i', input, '-vn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ac', String(CHANNELS), '-ar', String(SAMPLE_RATE), 'pipe:1'];
+}
+
+/**
+ * Yields raw PCM chunks. Ends when the input ends; throws DecodeError when ffmpeg fails or
+ * produces no audio. Aborting the signal kills ffmpeg and ends the iteration quietly.
+ */
+export async function* decodePcm(input: string, { signal, ffmpegPath }: DecodeOptions): AsyncGenerator<Buffer> {
+  const child = spawn(resolveFfmpeg(ffmpegPath).path, ffmpegArgs(input), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const onAbort = () => child.kill('SIGKILL');
+  signal.addEventListener('abort', onAbort, { once: true });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('close', (code) => resolve(code));
+    child.once('error', (err) => {
+      stderr += err.message;
+      resolve(-1);
+    });
+  });
+  let bytes = 0;
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      yield chunk;
+    }
+    const code = await exited;
+    if (signal.aborted) return;
+    if (code !== 0) throw new DecodeError(`ffmpeg failed on ${input} (exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`);
+    if (bytes === 0) throw new DecodeError(`no audio decoded from ${input}`);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}

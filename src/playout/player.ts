@@ -1,0 +1,193 @@
+/**
+ * The continuous playlist player: picks the next song, decodes it, and feeds its frames to the
+ * sink at the pace the sink accepts them (captureFrame backpressure; no timers). Skip and stop
+ * cut the current song and flush what is queued, so they are heard at once.
+ */
+import { EventEmitter } from 'node:events';
+import type { AudioFrame } from '@livekit/rtc-node';
+import type { Catalog, Song, SongFilter } from '../music/catalog.js';
+import { Playlist } from '../music/playlist.js';
+import type { TrackEndReason, TrackEvent, TrackInfo } from '../protocol/messages.js';
+import type { Logger } from '../log.js';
+import { decodePcm } from './decoder.js';
+import { toFrames } from './framer.js';
+
+/** What the player writes to: an rtc-node AudioSource satisfies it. */
+export interface FrameSink {
+  captureFrame(frame: AudioFrame): Promise<void>;
+  clearQueue(): void;
+}
+
+export type PlaybackState = 'playing' | 'stopped';
+
+export interface PlayerStatus {
+  state: PlaybackState;
+  track?: TrackInfo;
+  filter: SongFilter;
+  error?: string;
+}
+
+export interface PlayerEvents {
+  track: [TrackEvent];
+  state: [PlayerStatus];
+}
+
+export class PlayerError extends Error {
+  override name = 'PlayerError';
+}
+
+interface CurrentTrack {
+  info: TrackInfo;
+  abort: AbortController;
+  endReason?: TrackEndReason;
+}
+
+interface Run {
+  abort: AbortController;
+  playlist: Playlist;
+  filter: SongFilter;
+  done: Promise<void>;
+  error?: string;
+}
+
+export interface PlayerOptions {
+  ffmpegPath?: string | undefined;
+  log: Logger;
+}
+
+export function trackInfo(song: Song): TrackInfo {
+  return { id: song.id, title: song.title, ...(song.artist ? { artist: song.artist } : {}) };
+}
+
+export class MusicPlayer extends EventEmitter<PlayerEvents> {
+  private run: Run | undefined;
+  private current: CurrentTrack | undefined;
+  private lastError: string | undefined;
+
+  constructor(
+    private readonly sink: FrameSink,
+    private readonly catalog: Catalog,
+    private readonly options: PlayerOptions,
+  ) {
+    super();
+  }
+
+  status(): PlayerStatus {
+    const filter = this.run?.filter ?? {};
+    if (!this.run) return { state: 'stopped', filter, ...(this.lastError ? { error: this.lastError } : {}) };
+    return { state: 'playing', filter, ...(this.current ? { track: this.current.info } : {}) };
+  }
+
+  /** Starts (or restarts with a new filter) and resolves with the first track once it is playing. */
+  async start(filter: SongFilter): Promise<TrackInfo> {
+    const pool = this.catalog.filter(filter);
+    if (pool.length === 0) throw new PlayerError(`no songs match ${describe(filter)}`);
+    await this.stop();
+    const abort = new AbortController();
+    const run: Run = { abort, playlist: new Playlist(pool), filter, done: Promise.resolve() };
+    const started = this.nextTrackStart();
+    this.run = run;
+    this.lastError = undefined;
+    run.done = this.loop(run);
+    return started;
+  }
+
+  /** Cuts the current song and resolves with the next one once it is playing. */
+  async skip(): Promise<TrackInfo> {
+    const current = this.current;
+    if (!this.run || !current) throw new PlayerError('no music is playing');
+    const started = this.nextTrackStart();
+    this.cut(current, 'skipped');
+    return started;
+  }
+
+  /** Stops playback; resolves false when nothing was playing. */
+  async stop(): Promise<boolean> {
+    const run = this.run;
+    if (!run) return false;
+    if (this.current) this.cut(this.current, 'stopped');
+    run.abort.abort();
+    await run.done;
+    return true;
+  }
+
+  private cut(track: CurrentTrack, reason: TrackEndReason): void {
+    track.endReason = reason;
+    track.abort.abort();
+    this.sink.clearQueue();
+  }
+
+  /** Resolves on the next track_started; rejects when the run ends first. */
+  private nextTrackStart(): Promise<TrackInfo> {
+    return new Promise((resolve, reject) => {
+      const onTrack = (e: TrackEvent) => {
+        if (e.type !== 'track_started') return;
+        cleanup();
+        resolve(e.track);
+      };
+      const onState = (s: PlayerStatus) => {
+        if (s.state !== 'stopped') return;
+        cleanup();
+        reject(new PlayerError(s.error ?? 'playback stopped'));
+      };
+      const cleanup = () => {
+        this.off('track', onTrack);
+        this.off('state', onState);
+      };
+      this.on('track', onTrack);
+      this.on('state', onState);
+    });
+  }
+
+  private async loop(run: Run): Promise<void> {
+    let failuresInARow = 0;
+    while (!run.abort.signal.aborted) {
+      const song = run.playlist.next();
+      const track: CurrentTrack = { info: trackInfo(song), abort: new AbortController() };
+      const forward = () => track.abort.abort();
+      run.abort.signal.addEventListener('abort', forward, { once: true });
+      this.current = track;
+      try {
+        await this.play(song, track);
+        failuresInARow = 0;
+        this.emit('track', { type: 'track_ended', track: track.info, reason: track.endReason ?? 'finished' });
+      } catch (err) {
+        failuresInARow++;
+        const error = (err as Error).message;
+        this.options.log.warn({ track: track.info, err: error }, 'track failed');
+        this.emit('track', { type: 'track_failed', track: track.info, error });
+        this.emit('track', { type: 'track_ended', track: track.info, reason: 'failed' });
+        if (failuresInARow >= run.playlist.size) run.error = `every song failed to play; last error: ${error}`;
+      } finally {
+        run.abort.signal.removeEventListener('abort', forward);
+      }
+      if (run.error) break;
+    }
+    this.current = undefined;
+    this.run = undefined;
+    this.lastError = run.error;
+    this.emit('state', this.status());
+  }
+
+  /** Plays one song to its end, or until its abort signal fires. */
+  private async play(song: Song, track: CurrentTrack): Promise<void> {
+    const { signal } = track.abort;
+    let started = false;
+    for await (const frame of toFrames(decodePcm(song.url, { signal, ffmpegPath: this.options.ffmpegPath }))) {
+      if (signal.aborted) return;
+      await this.sink.captureFrame(frame);
+      if (!started) {
+        started = true;
+        this.emit('track', { type: 'track_started', track: track.info });
+        this.emit('state', this.status());
+      }
+    }
+  }
+}
+
+function describe(filter: SongFilter): string {
+  const parts = Object.entries(filter)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k} "${v}"`);
+  return parts.length ? parts.join(' and ') : 'the catalog (it is empty)';
+}

@@ -1,0 +1,80 @@
+/**
+ * The command protocol shared by the mobile app (MQTT), the bridge and the agent (data channel).
+ * The payloads are the seed's format; `request_id` is optional from the app and always set by the
+ * bridge before a command reaches the room.
+ */
+import { z } from 'zod';
+
+/** LiveKit room names double as MQTT topic levels: no wildcards, no separators. */
+export const sessionIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_", ":", "@" or "-"');
+
+const requestIdSchema = z.string().min(1).max(128);
+const filterText = z.string().trim().min(1).max(100);
+
+const common = {
+  session_id: sessionIdSchema.optional(),
+  request_id: requestIdSchema.optional(),
+};
+
+export const startCommandSchema = z.object({
+  type: z.literal('start_continuous_music'),
+  language: filterText.optional(),
+  genre: filterText.optional(),
+  ...common,
+});
+
+export const stopCommandSchema = z.object({ type: z.literal('stop_continuous_music'), ...common });
+export const skipCommandSchema = z.object({ type: z.literal('skip_music'), ...common });
+
+export const commandSchema = z.discriminatedUnion('type', [startCommandSchema, stopCommandSchema, skipCommandSchema]);
+
+export type Command = z.infer<typeof commandSchema>;
+export type CommandType = Command['type'];
+export type StartCommand = z.infer<typeof startCommandSchema>;
+
+export const COMMAND_TYPES = commandSchema.options.map((o) => o.shape.type.value) as CommandType[];
+
+/** The largest command payload accepted, in bytes: commands are small, anything bigger is abuse. */
+export const MAX_COMMAND_BYTES = 4096;
+
+export type ParseResult = { ok: true; command: Command } | { ok: false; reason: string; type?: string; requestId?: string };
+
+/** Parses and validates a raw payload; never throws. */
+export function parseCommand(payload: Uint8Array | string): ParseResult {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  if (size > MAX_COMMAND_BYTES) return { ok: false, reason: `payload is ${size} bytes, the limit is ${MAX_COMMAND_BYTES}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'payload is not valid JSON' };
+  }
+  const echo = echoFields(json);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, reason: 'payload must be a JSON object', ...echo };
+  }
+  const result = commandSchema.safeParse(json);
+  if (result.success) return { ok: true, command: result.data };
+  return { ok: false, reason: describeIssues(result.error, json), ...echo };
+}
+
+function echoFields(json: unknown): { type?: string; requestId?: string } {
+  if (typeof json !== 'object' || json === null) return {};
+  const { type, request_id } = json as Record<string, unknown>;
+  return {
+    ...(typeof type === 'string' && type.length <= 64 ? { type } : {}),
+    ...(typeof request_id === 'string' && requestIdSchema.safeParse(request_id).success ? { requestId: request_id } : {}),
+  };
+}
+
+function describeIssues(error: z.ZodError, json: object): string {
+  const type = (json as { type?: unknown }).type;
+  const issue = error.issues[0];
+  if (!issue) return 'invalid command';
+  if (issue.path[0] === 'type') {
+    return typeof type === 'string' ? `unknown command type "${type.slice(0, 64)}"; expected one of ${COMMAND_TYPES.join(', ')}` : `field "type" is required; expected one of ${COMMAND_TYPES.join(', ')}`;
+  }
+  return error.issues.map((i) => `field "${i.path.join('.')}" ${i.message}`).join('; ');
+}

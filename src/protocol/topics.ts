@@ -1,0 +1,25 @@
+/** MQTT topic layout: `<base>/<session_id>/command` in, `<base>/<session_id>/reply` out. */
+export class Topics {
+  constructor(readonly base: string) {}
+
+  /** The subscription that receives every session's commands. */
+  get allCommands(): string {
+    return `${this.base}/+/command`;
+  }
+
+  command(sessionId: string): string {
+    return `${this.base}/${sessionId}/command`;
+  }
+
+  reply(sessionId: string): string {
+    return `${this.base}/${sessionId}/reply`;
+  }
+
+  /** The session level of a command topic, or undefined when the topic is not one. */
+  sessionOf(topic: string): string | undefined {
+    const prefix = `${this.base}/`;
+    if (!topic.startsWith(prefix) || !topic.endsWith('/command')) return undefined;
+    const session = topic.slice(prefix.length, -'/command'.length);
+    return session && !session.includes('/') ? session : undefined;
+  }
+}

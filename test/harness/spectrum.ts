@@ -1,0 +1,27 @@
+/** Sound checks for the listener: dominant frequency (FFT peak) and loudness of a window of samples. */
+import FFT from 'fft.js';
+
+export const WINDOW = 4096;
+const fft = new FFT(WINDOW);
+const hann = Float64Array.from({ length: WINDOW }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (WINDOW - 1)));
+const input = new Array<number>(WINDOW).fill(0);
+const spectrum = fft.createComplexArray() as number[];
+
+/** Root mean square of 16-bit samples, as a fraction of full scale. */
+export function rms(samples: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < samples.length; i++) sum += (samples[i] as number) ** 2;
+  return Math.sqrt(sum / Math.max(1, samples.length)) / 32768;
+}
+
+/** The strongest frequency in the first WINDOW samples, refined by parabolic interpolation. */
+export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number): number {
+  for (let i = 0; i < WINDOW; i++) input[i] = ((samples[i] as number) ?? 0) * (hann[i] as number);
+  fft.realTransform(spectrum, input);
+  const power = (bin: number) => (spectrum[2 * bin] as number) ** 2 + (spectrum[2 * bin + 1] as number) ** 2;
+  let peak = 1;
+  for (let bin = 2; bin < WINDOW / 2; bin++) if (power(bin) > power(peak)) peak = bin;
+  const [a, b, c] = [Math.log(power(peak - 1) + 1e-12), Math.log(power(peak) + 1e-12), Math.log(power(peak + 1) + 1e-12)];
+  const shift = (a - c) / (2 * (a - 2 * b + c) || 1);
+  return ((peak + shift) * sampleRate) / WINDOW;
+}

@@ -1,0 +1,140 @@
+/**
+ * The real stack for end-to-end tests: livekit-server, Mosquitto, and Roomcast's bridge and agent
+ * as child processes on free ports. Runs inside the namespace scripts/test-e2e.sh makes; outside
+ * it (no ROOMCAST_TEST_HOST) the suite refuses to run unless told to skip.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ARTIFACTS, freePort, startProcess, waitUntil, type Proc } from './processes.js';
+
+export const API_KEY = 'roomcast-test';
+export const API_SECRET = 'roomcast-test-secret-0123456789abcdef0123456789';
+
+export function testHost(): string {
+  const host = process.env.ROOMCAST_TEST_HOST;
+  if (!host) throw new Error('the end-to-end suite runs inside scripts/test-e2e.sh (npm run test:e2e), which makes its network namespace');
+  return host;
+}
+
+function livekitBinary(): string {
+  const candidates = [process.env.LIVEKIT_SERVER_BIN, join(process.env.GOPATH ?? join(homedir(), 'go'), 'bin', 'server')];
+  const found = candidates.find((c): c is string => !!c && existsSync(c));
+  if (!found) throw new Error('livekit-server not found: run `npm run provision` (or set LIVEKIT_SERVER_BIN)');
+  return found;
+}
+
+function mosquittoBinary(): string {
+  for (const c of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']) if (existsSync(c)) return c;
+  try {
+    return execFileSync('sh', ['-c', 'command -v mosquitto']).toString().trim();
+  } catch {
+    throw new Error('mosquitto not found: run `npm run provision`');
+  }
+}
+
+export interface LiveKitServer {
+  url: string;
+  proc: Proc;
+  restart(): Promise<void>;
+}
+
+export async function startLiveKit(host = testHost()): Promise<LiveKitServer> {
+  const [port, rtcTcp, rtcUdp] = [await freePort(host), await freePort(host), await freePort(host)];
+  const dir = join(ARTIFACTS, 'livekit');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, `livekit-${port}.yaml`);
+  writeFileSync(
+    config,
+    [
+      `port: ${port}`,
+      `bind_addresses: ["${host}"]`,
+      'rtc:',
+      `  tcp_port: ${rtcTcp}`,
+      `  udp_port: ${rtcUdp}`,
+      '  use_external_ip: false',
+      `  node_ip: ${host}`,
+      'keys:',
+      `  ${API_KEY}: ${API_SECRET}`,
+      'logging:',
+      '  level: info',
+      'room:',
+      '  empty_timeout: 60',
+      '  departure_timeout: 10',
+      '',
+    ].join('\n'),
+  );
+  const url = `ws://${host}:${port}`;
+  const launch = async () => {
+    const proc = startProcess('livekit-server', livekitBinary(), ['--config', config]);
+    await waitUntil(async () => (await fetch(`http://${host}:${port}/`)).ok, 20_000, 'livekit-server to answer');
+    return proc;
+  };
+  const server: LiveKitServer = {
+    url,
+    proc: await launch(),
+    async restart() {
+      await server.proc.stop();
+      server.proc = await launch();
+    },
+  };
+  return server;
+}
+
+export interface Broker {
+  url: string;
+  port: number;
+  proc: Proc;
+}
+
+export async function startMosquitto(host = testHost(), extraConfig: string[] = ['allow_anonymous true']): Promise<Broker> {
+  const port = await freePort(host);
+  const dir = join(ARTIFACTS, 'mosquitto');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, `mosquitto-${port}.conf`);
+  writeFileSync(config, [`listener ${port} ${host}`, 'persistence false', ...extraConfig, ''].join('\n'));
+  const proc = startProcess('mosquitto', mosquittoBinary(), ['-c', config, '-v']);
+  await proc.waitFor(/running|Opening ipv4 listen socket/, 10_000);
+  return { url: `mqtt://${host}:${port}`, port, proc };
+}
+
+export interface RoomcastEnv {
+  livekitUrl: string;
+  mqttUrl: string;
+  catalog: string;
+  agentName?: string;
+  extra?: NodeJS.ProcessEnv;
+}
+
+function roomcastEnv(env: RoomcastEnv): NodeJS.ProcessEnv {
+  return {
+    LIVEKIT_URL: env.livekitUrl,
+    LIVEKIT_API_KEY: API_KEY,
+    LIVEKIT_API_SECRET: API_SECRET,
+    MQTT_URL: env.mqttUrl,
+    MUSIC_CATALOG: env.catalog,
+    ROOMCAST_AGENT_NAME: env.agentName ?? 'roomcast-test',
+    LOG_LEVEL: 'debug',
+    ...env.extra,
+  };
+}
+
+const DIST = join(process.cwd(), 'dist');
+
+export async function startAgent(env: RoomcastEnv, name = 'agent'): Promise<Proc> {
+  const port = await freePort('127.0.0.1');
+  const proc = startProcess(name, process.execPath, [join(DIST, 'agent/main.js'), 'start'], {
+    ...roomcastEnv(env),
+    AGENT_HTTP_HOST: '127.0.0.1',
+    AGENT_HTTP_PORT: String(port),
+  });
+  await proc.waitFor(/registered worker/, 30_000);
+  return proc;
+}
+
+export async function startBridge(env: RoomcastEnv, name = 'bridge'): Promise<Proc> {
+  const proc = startProcess(name, process.execPath, [join(DIST, 'bridge/main.js')], roomcastEnv(env));
+  await proc.waitFor(/bridge ready/, 20_000);
+  return proc;
+}

@@ -1,0 +1,49 @@
+/** Test music made at test time with ffmpeg: pure tones of distinct frequencies in several formats. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveFfmpeg } from '../../src/ffmpeg.js';
+import type { Song } from '../../src/music/catalog.js';
+
+export interface ToneSpec {
+  id: string;
+  frequency: number;
+  format: 'mp3' | 'ogg' | 'flac';
+  seconds: number;
+  language?: string;
+  genre?: string;
+}
+
+export interface ToneSong extends Song {
+  frequency: number;
+}
+
+const codec = { mp3: ['-c:a', 'libmp3lame', '-b:a', '192k'], ogg: ['-c:a', 'libvorbis', '-q:a', '6'], flac: ['-c:a', 'flac'] };
+
+export function makeTone(dir: string, spec: ToneSpec): string {
+  const file = join(dir, `${spec.id}.${spec.format}`);
+  execFileSync(
+    resolveFfmpeg().path,
+    ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${spec.frequency}:sample_rate=48000:duration=${spec.seconds}`, '-ac', '2', ...codec[spec.format], file],
+    { stdio: 'inherit' },
+  );
+  return file;
+}
+
+/** Writes the tone files and a catalog.json listing them; returns the catalog's path and songs. */
+export function makeToneCatalog(dir: string, specs: ToneSpec[]): { path: string; songs: ToneSong[] } {
+  mkdirSync(dir, { recursive: true });
+  const songs = specs.map((spec) => ({
+    id: spec.id,
+    title: `Tone ${spec.frequency} Hz`,
+    artist: 'Roomcast test',
+    url: makeTone(dir, spec),
+    language: spec.language,
+    genre: spec.genre,
+    duration: spec.seconds,
+    frequency: spec.frequency,
+  }));
+  const path = join(dir, 'catalog.json');
+  writeFileSync(path, JSON.stringify({ songs: songs.map(({ frequency: _f, ...song }) => song) }, null, 2));
+  return { path, songs };
+}
