@@ -13,7 +13,8 @@ export const songSchema = z.object({
   duration: z.number().positive().optional(),
 });
 
-export const catalogSchema = z.union([z.array(songSchema), z.object({ songs: z.array(songSchema) }).transform((c) => c.songs)]);
+/** `{ "songs": [...] }`, or just the array. */
+export const catalogSchema = z.preprocess((v) => (Array.isArray(v) ? { songs: v } : v), z.object({ songs: z.array(songSchema) })).transform((c) => c.songs);
 
 export type Song = z.infer<typeof songSchema>;
 

@@ -1,0 +1,92 @@
+/** The player's logic against real ffmpeg decoding, with a sink that paces like an AudioSource. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AudioFrame } from '@livekit/rtc-node';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../../src/music/catalog.js';
+import type { TrackEvent } from '../../src/protocol/messages.js';
+import { MusicPlayer, type FrameSink } from '../../src/playout/player.js';
+import { makeToneCatalog } from '../harness/tones.js';
+
+/** Accepts frames at 20x real time and remembers them. */
+class PacedSink implements FrameSink {
+  frames = 0;
+  cleared = 0;
+  async captureFrame(frame: AudioFrame): Promise<void> {
+    expect(frame.sampleRate).toBe(48_000);
+    expect(frame.channels).toBe(2);
+    this.frames++;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  clearQueue(): void {
+    this.cleared++;
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'roomcast-player-'));
+const tones = makeToneCatalog(dir, [
+  { id: 't1', frequency: 500, format: 'mp3', seconds: 1, genre: 'a' },
+  { id: 't2', frequency: 700, format: 'flac', seconds: 1, genre: 'a' },
+]);
+const log = pino({ level: 'silent' });
+let player: MusicPlayer | undefined;
+
+afterEach(async () => {
+  await player?.stop();
+});
+
+async function makePlayer(extraSongs: Array<{ id: string; title: string; url: string; genre?: string }> = []) {
+  const base = await Catalog.load(tones.path);
+  const catalog = new Catalog([...base.songs, ...extraSongs]);
+  const sink = new PacedSink();
+  const events: TrackEvent[] = [];
+  player = new MusicPlayer(sink, catalog, { log });
+  player.on('track', (e) => events.push(e));
+  return { player, sink, events };
+}
+
+describe('MusicPlayer', () => {
+  it('plays songs one after another and reports each', async () => {
+    const { player, events } = await makePlayer();
+    const first = await player.start({ genre: 'a' });
+    expect(['t1', 't2']).toContain(first.id);
+    await new Promise<void>((resolve) => player.on('track', (e) => e.type === 'track_ended' && resolve()));
+    const next = await new Promise<TrackEvent>((resolve) => player.on('track', (e) => e.type === 'track_started' && resolve(e)));
+    expect(next.track.id).not.toBe(first.id);
+    expect(events.find((e) => e.type === 'track_ended')).toMatchObject({ reason: 'finished', track: first });
+    expect(player.status()).toMatchObject({ state: 'playing', filter: { genre: 'a' } });
+  });
+
+  it('skip cuts the song, flushes the queue and reports the next one', async () => {
+    const { player, sink, events } = await makePlayer();
+    const first = await player.start({});
+    const next = await player.skip();
+    expect(next.id).not.toBe(first.id);
+    expect(sink.cleared).toBe(1);
+    expect(events).toContainEqual({ type: 'track_ended', track: first, reason: 'skipped' });
+  });
+
+  it('stop ends playback; a second stop says nothing was playing', async () => {
+    const { player, events } = await makePlayer();
+    await player.start({});
+    expect(await player.stop()).toBe(true);
+    expect(await player.stop()).toBe(false);
+    expect(player.status().state).toBe('stopped');
+    expect(events.at(-1)).toMatchObject({ type: 'track_ended', reason: 'stopped' });
+  });
+
+  it('refuses to skip when stopped, and to start on a filter that matches nothing', async () => {
+    const { player } = await makePlayer();
+    await expect(player.skip()).rejects.toThrow(/no music is playing/);
+    await expect(player.start({ genre: 'polka' })).rejects.toThrow(/no songs match genre "polka"/);
+  });
+
+  it('skips a song that fails to decode, and stops with an error when every song fails', async () => {
+    const { player, events } = await makePlayer([{ id: 'bad', title: 'Bad', url: join(dir, 'missing.mp3'), genre: 'broken' }]);
+    await expect(player.start({ genre: 'broken' })).rejects.toThrow(/every song failed/);
+    expect(events[0]).toMatchObject({ type: 'track_failed', track: { id: 'bad' } });
+    expect(player.status()).toMatchObject({ state: 'stopped', error: expect.stringMatching(/every song failed/) });
+  });
+});
