@@ -6,6 +6,7 @@ import { resolveFfmpeg } from '../src/ffmpeg.js';
 import { createLogger } from '../src/log.js';
 import { Catalog } from '../src/music/catalog.js';
 import { startupStep } from '../src/startup.js';
+import { LIVEKIT_TARGET_LOAD, roomLoad } from '../src/livekit/workerLoad.js';
 
 const config = await startupStep(() => loadAgentConfig());
 const log = createLogger('agent', config.log);
@@ -22,7 +23,8 @@ cli.runApp(
     apiSecret: config.livekit.apiSecret,
     host: config.http.host,
     port: config.http.port,
-    loadThreshold: config.loadThreshold,
+    loadFunc: async (worker) => roomLoad(worker.activeJobs.length, config.maxRooms),
+    loadThreshold: LIVEKIT_TARGET_LOAD,
     numIdleProcesses: config.idleProcesses,
     requestFunc: async (req) => {
       await req.accept('Roomcast', `agent-${req.id}`);

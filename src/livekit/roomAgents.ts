@@ -12,6 +12,7 @@ export class NoAgentError extends Error {
 }
 
 const POLL_MS = 50;
+const REDISPATCH_MS = 5_000;
 
 /** The server API speaks HTTP on the same host and port as the WebSocket URL. */
 export function httpUrl(url: string): string {
@@ -32,19 +33,20 @@ export class RoomAgents {
   }
 
   /**
-   * Resolves once a Roomcast agent is a participant of the room, dispatching one when the room
-   * has neither an agent nor a pending dispatch for it.
+   * Resolves once a ready Roomcast agent is a participant of the room. A room with neither an
+   * agent nor a pending dispatch gets a dispatch. livekit-server drops a dispatch it cannot place
+   * (no worker, or every worker at its target load) without a trace, so a dispatch that has not
+   * produced an agent after REDISPATCH_MS is replaced.
    */
   async ensureAgent(room: string, timeoutMs: number): Promise<'present' | 'dispatched'> {
     if (await this.hasAgent(room)) return 'present';
-    const dispatches = await this.dispatch.listDispatch(room).catch(() => []);
-    if (!dispatches.some((d) => d.agentName === this.config.agentName)) {
-      await this.rooms.createRoom({ name: room });
-      await this.dispatch.createDispatch(room, this.config.agentName);
-      this.log.info({ room, agentName: this.config.agentName }, 'dispatched agent');
-    }
     const deadline = Date.now() + timeoutMs;
+    let dispatchedAt = (await this.hasDispatch(room)) ? Date.now() : 0;
     while (Date.now() < deadline) {
+      if (Date.now() - dispatchedAt >= REDISPATCH_MS) {
+        await this.redispatch(room, dispatchedAt > 0);
+        dispatchedAt = Date.now();
+      }
       await new Promise((r) => setTimeout(r, POLL_MS));
       if (await this.hasAgent(room)) return 'dispatched';
     }
@@ -53,6 +55,24 @@ export class RoomAgents {
 
   async send(room: string, payload: Uint8Array): Promise<void> {
     await this.rooms.sendData(room, payload, DataPacket_Kind.RELIABLE, { topic: MUSIC_CONTROL_TOPIC });
+  }
+
+  private async ourDispatches(room: string) {
+    const dispatches = await this.dispatch.listDispatch(room).catch(() => []);
+    return dispatches.filter((d) => d.agentName === this.config.agentName);
+  }
+
+  private async hasDispatch(room: string): Promise<boolean> {
+    return (await this.ourDispatches(room)).length > 0;
+  }
+
+  private async redispatch(room: string, replacing: boolean): Promise<void> {
+    if (replacing) {
+      for (const stale of await this.ourDispatches(room)) await this.dispatch.deleteDispatch(stale.id, room).catch(() => undefined);
+    }
+    await this.rooms.createRoom({ name: room });
+    await this.dispatch.createDispatch(room, this.config.agentName);
+    this.log.info({ room, agentName: this.config.agentName, replacing }, replacing ? 'dispatch produced no agent; dispatched again' : 'dispatched agent');
   }
 
   private async hasAgent(room: string): Promise<boolean> {

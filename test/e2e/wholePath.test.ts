@@ -2,50 +2,19 @@
  * Issue "The whole path, end to end": MQTT command → bridge → LiveKit data packet → agent →
  * ffmpeg → `music` track → a real rtc-node listener that checks the tone it hears.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../harness/app.js';
-import { isTone, Listener } from '../harness/listener.js';
-import type { Proc } from '../harness/processes.js';
-import { API_KEY, API_SECRET, startAgent, startBridge, startLiveKit, startMosquitto, type Broker, type LiveKitServer } from '../harness/stack.js';
-import { makeToneCatalog, type ToneSong } from '../harness/tones.js';
+import { isTone, type Listener } from '../harness/listener.js';
+import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
 
-let livekit: LiveKitServer;
-let broker: Broker;
-let agent: Proc;
-let bridge: Proc;
-let app: App;
-let songs: ToneSong[];
-const listeners: Listener[] = [];
-
-const frequencyOf = (trackId: unknown) => songs.find((s) => s.id === trackId)?.frequency ?? NaN;
-const join_ = async (room: string) => {
-  const l = await Listener.join(livekit.url, API_KEY, API_SECRET, room);
-  listeners.push(l);
-  return l;
-};
+let rc: Roomcast;
+const frequencyOf = (id: unknown) => rc.frequencyOf(id);
 
 beforeAll(async () => {
-  const catalog = makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-tones-')), [
-    { id: 'a440', frequency: 440, format: 'mp3', seconds: 4, language: 'English', genre: 'pop' },
-    { id: 'a660', frequency: 660, format: 'ogg', seconds: 4, language: 'English', genre: 'pop' },
-    { id: 'a880', frequency: 880, format: 'flac', seconds: 4, language: 'English', genre: 'pop' },
-    { id: 'b1320', frequency: 1320, format: 'mp3', seconds: 4, language: 'Spanish', genre: 'rock' },
-  ]);
-  songs = catalog.songs;
-  [livekit, broker] = await Promise.all([startLiveKit(), startMosquitto()]);
-  const env = { livekitUrl: livekit.url, mqttUrl: broker.url, catalog: catalog.path };
-  [agent, bridge] = await Promise.all([startAgent(env), startBridge(env)]);
-  app = await App.connect(broker.url);
+  rc = await startRoomcast();
 });
 
 afterAll(async () => {
-  await Promise.allSettled(listeners.map((l) => l.leave()));
-  await app?.close();
-  await Promise.allSettled([agent?.stop(), bridge?.stop()]);
-  await Promise.allSettled([livekit?.proc.stop(), broker?.proc.stop()]);
+  await rc?.stop();
 });
 
 describe('the whole path', () => {
@@ -54,24 +23,24 @@ describe('the whole path', () => {
   let firstFrequency: number;
 
   it('start dispatches an agent into a room that has none, and the listener hears the first song', async () => {
-    listener = await join_(room);
-    const sent = app.send(room, { type: 'start_continuous_music', language: 'English', genre: 'pop', session_id: room });
+    listener = await rc.listen(room);
+    const sent = rc.app.send(room, { type: 'start_continuous_music', language: 'English', genre: 'pop', session_id: room });
     const reply = await sent.response;
     expect(reply).toMatchObject({ type: 'reply', command: 'start_continuous_music', ok: true, status: 'accepted', session_id: room });
     expect(reply.request_id).toBeTruthy();
 
     const confirmation = await listener.waitForMessage((m) => m.type === 'continuous_music_started', { since: sent.at, timeoutMs: 30_000 });
     expect(confirmation.body).toMatchObject({ ok: true, language: 'English', genre: 'pop', request_id: reply.request_id });
-    firstFrequency = frequencyOf((confirmation.body.track as { id: string }).id);
+    firstFrequency = frequencyOf(trackId(confirmation.body));
     expect([440, 660, 880]).toContain(firstFrequency);
     await listener.waitForTone(firstFrequency, { since: sent.at, timeoutMs: 20_000 });
     // The reply also went to the session's reply topic.
-    expect(app.replies.some((r) => r.topic === `roomcast/${room}/reply` && r.reply.request_id === reply.request_id)).toBe(true);
+    expect(rc.app.replies.some((r) => r.topic === `roomcast/${room}/reply` && r.reply.request_id === reply.request_id)).toBe(true);
   });
 
   it('plays the next song when one ends, without any command', async () => {
-    const next = await listener.waitForMessage((m) => m.type === 'track_started' && frequencyOf((m.track as { id: string }).id) !== firstFrequency, { timeoutMs: 10_000 });
-    const nextFrequency = frequencyOf((next.body.track as { id: string }).id);
+    const next = await listener.waitForMessage((m) => m.type === 'track_started' && frequencyOf(trackId(m)) !== firstFrequency, { timeoutMs: 10_000 });
+    const nextFrequency = frequencyOf(trackId(next.body));
     expect([440, 660, 880]).toContain(nextFrequency);
     await listener.waitForTone(nextFrequency, { since: next.at - 1_000, timeoutMs: 10_000 });
     const ended = listener.messages.find((m) => m.body.type === 'track_ended' && m.body.reason === 'finished');
@@ -80,18 +49,18 @@ describe('the whole path', () => {
 
   it('skip_music switches to a different song at once', async () => {
     const before = listener.windows.at(-1);
-    const heardBefore = songs.find((s) => before && isTone(before, s.frequency))?.frequency;
-    const sent = app.send(room, { type: 'skip_music' });
+    const heardBefore = rc.songs.find((s) => before && isTone(before, s.frequency))?.frequency;
+    const sent = rc.app.send(room, { type: 'skip_music' });
     expect(await sent.response).toMatchObject({ ok: true, status: 'accepted', command: 'skip_music' });
     const confirmation = await listener.waitForMessage((m) => m.type === 'music_skipped', { since: sent.at });
     expect(confirmation.body.ok).toBe(true);
-    const skippedTo = frequencyOf((confirmation.body.track as { id: string }).id);
+    const skippedTo = frequencyOf(trackId(confirmation.body));
     expect(skippedTo).not.toBe(heardBefore);
     await listener.waitForTone(skippedTo, { since: sent.at, timeoutMs: 5_000 });
   });
 
   it('stop_continuous_music brings silence', async () => {
-    const sent = app.send(room, { type: 'stop_continuous_music' });
+    const sent = rc.app.send(room, { type: 'stop_continuous_music' });
     expect(await sent.response).toMatchObject({ ok: true, status: 'accepted', command: 'stop_continuous_music' });
     const confirmation = await listener.waitForMessage((m) => m.type === 'continuous_music_stopped', { since: sent.at });
     expect(confirmation.body).toMatchObject({ ok: true, message: 'Stopped continuous music streaming' });
@@ -99,12 +68,12 @@ describe('the whole path', () => {
   });
 
   it('filters by language and genre, case-insensitively', async () => {
-    const sent = app.send(room, { type: 'start_continuous_music', language: 'spanish', genre: 'ROCK' });
+    const sent = rc.app.send(room, { type: 'start_continuous_music', language: 'spanish', genre: 'ROCK' });
     await sent.response;
     const confirmation = await listener.waitForMessage((m) => m.type === 'continuous_music_started', { since: sent.at });
-    expect((confirmation.body.track as { id: string }).id).toBe('b1320');
+    expect(trackId(confirmation.body)).toBe('b1320');
     await listener.waitForTone(1320, { since: sent.at, timeoutMs: 10_000 });
-    app.send(room, { type: 'stop_continuous_music' });
+    rc.app.send(room, { type: 'stop_continuous_music' });
   });
 });
 
@@ -121,21 +90,21 @@ describe('bad input', () => {
   ];
 
   it.each(cases)('%s gets an error reply', async (_name, payload, reason, code) => {
-    const reply = await app.send(room, payload).response;
+    const reply = await rc.app.send(room, payload).response;
     expect(reply).toMatchObject({ ok: false, status: 'error', session_id: room, error: { code } });
     expect(reply.error?.reason).toMatch(reason);
   });
 
   it('a command with a bad request_id is still answered, and the bridge keeps running', async () => {
-    const reply = await app.send(room, { type: 'skip_music', request_id: 'r'.repeat(500) }).response;
+    const reply = await rc.app.send(room, { type: 'skip_music', request_id: 'r'.repeat(500) }).response;
     expect(reply.ok).toBe(false);
-    expect(bridge.child.exitCode).toBeNull();
-    expect(agent.child.exitCode).toBeNull();
-    const listener = await join_(room);
-    const sent = app.send(room, { type: 'start_continuous_music', genre: 'pop', request_id: 'after-bad-input' });
+    expect(rc.bridge.child.exitCode).toBeNull();
+    expect(rc.agent.child.exitCode).toBeNull();
+    const listener = await rc.listen(room);
+    const sent = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop', request_id: 'after-bad-input' });
     expect(await sent.response).toMatchObject({ ok: true, request_id: 'after-bad-input' });
     const confirmation = await listener.waitForMessage((m) => m.type === 'continuous_music_started', { since: sent.at, timeoutMs: 30_000 });
-    await listener.waitForTone(frequencyOf((confirmation.body.track as { id: string }).id), { since: sent.at });
-    app.send(room, { type: 'stop_continuous_music' });
+    await listener.waitForTone(frequencyOf(trackId(confirmation.body)), { since: sent.at });
+    rc.app.send(room, { type: 'stop_continuous_music' });
   });
 });

@@ -16,6 +16,9 @@ export interface HeardWindow {
   firstFrameAt: number;
   frequency: number;
   level: number;
+  /** Dominant frequency of the left and right channel alone. */
+  left: number;
+  right: number;
 }
 
 export interface ControlMessage {
@@ -33,9 +36,14 @@ export class Listener extends EventEmitter {
   /** Channel count of the frames the listener receives (what a 2-channel publish arrives as). */
   channels = 0;
   private readonly room = new Room();
-  private readonly pending = new Int16Array(WINDOW);
+  /** Date.now() of each frame that brought sound after silence (or after audio stopped flowing). */
+  readonly onsets: number[] = [];
+  private readonly mono = new Int16Array(WINDOW);
+  private readonly leftChannel = new Int16Array(WINDOW);
+  private readonly rightChannel = new Int16Array(WINDOW);
   private filled = 0;
   private windowStart = 0;
+  private lastSoundAt = 0;
 
   static async join(url: string, apiKey: string, apiSecret: string, roomName: string, identity = `listener-${Math.random().toString(36).slice(2, 8)}`): Promise<Listener> {
     const token = new AccessToken(apiKey, apiSecret, { identity, ttl: '10m' });
@@ -66,21 +74,41 @@ export class Listener extends EventEmitter {
       if (done) return;
       this.channels = frame.channels;
       const now = Date.now();
+      this.trackOnset(rms(frame.data) > SILENCE, now);
+      const right = frame.channels > 1 ? 1 : 0;
       for (let i = 0; i < frame.samplesPerChannel; i++) {
-        // Mix down to mono: the test tones are the same on both channels.
-        let sum = 0;
-        for (let c = 0; c < frame.channels; c++) sum += frame.data[i * frame.channels + c] as number;
+        const l = frame.data[i * frame.channels] as number;
+        const r = frame.data[i * frame.channels + right] as number;
         if (this.filled === 0) this.windowStart = now;
-        this.pending[this.filled++] = sum / frame.channels;
+        this.leftChannel[this.filled] = l;
+        this.rightChannel[this.filled] = r;
+        this.mono[this.filled++] = (l + r) / 2;
         if (this.filled === WINDOW) this.analyse(now);
       }
     }
   }
 
+  private trackOnset(sound: boolean, now: number): void {
+    if (sound && now - this.lastSoundAt > 60) this.onsets.push(now);
+    if (sound) this.lastSoundAt = now;
+  }
+
+  /** The first onset at or after `since`. */
+  onsetAfter(since: number): number | undefined {
+    return this.onsets.find((t) => t >= since);
+  }
+
   private analyse(now: number): void {
-    const level = rms(this.pending);
-    const frequency = level > SILENCE ? dominantFrequency(this.pending, SAMPLE_RATE) : 0;
-    this.windows.push({ at: now, firstFrameAt: this.windowStart, frequency, level });
+    const level = rms(this.mono);
+    const frequencyOf = (samples: Int16Array) => (level > SILENCE ? dominantFrequency(samples, SAMPLE_RATE) : 0);
+    this.windows.push({
+      at: now,
+      firstFrameAt: this.windowStart,
+      frequency: frequencyOf(this.mono),
+      level,
+      left: frequencyOf(this.leftChannel),
+      right: frequencyOf(this.rightChannel),
+    });
     this.filled = 0;
     this.emit('window');
   }

@@ -8,6 +8,8 @@ import type { Song } from '../../src/music/catalog.js';
 export interface ToneSpec {
   id: string;
   frequency: number;
+  /** A different frequency on the right channel (the left one plays `frequency`). */
+  rightFrequency?: number;
   format: 'mp3' | 'ogg' | 'flac';
   seconds: number;
   language?: string;
@@ -22,11 +24,11 @@ const codec = { mp3: ['-c:a', 'libmp3lame', '-b:a', '192k'], ogg: ['-c:a', 'libv
 
 export function makeTone(dir: string, spec: ToneSpec): string {
   const file = join(dir, `${spec.id}.${spec.format}`);
-  execFileSync(
-    resolveFfmpeg().path,
-    ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${spec.frequency}:sample_rate=48000:duration=${spec.seconds}`, '-ac', '2', ...codec[spec.format], file],
-    { stdio: 'inherit' },
-  );
+  const sine = (f: number) => `sine=frequency=${f}:sample_rate=48000:duration=${spec.seconds}`;
+  const input = spec.rightFrequency
+    ? ['-filter_complex', `${sine(spec.frequency)}[l];${sine(spec.rightFrequency)}[r];[l][r]join=inputs=2:channel_layout=stereo`]
+    : ['-f', 'lavfi', '-i', sine(spec.frequency), '-ac', '2'];
+  execFileSync(resolveFfmpeg().path, ['-hide_banner', '-loglevel', 'error', '-y', ...input, ...codec[spec.format], file], { stdio: 'inherit' });
   return file;
 }
 

@@ -1,0 +1,64 @@
+/** The whole Roomcast system on the real stack, as most end-to-end test files want it. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from './app.js';
+import { Listener } from './listener.js';
+import type { Proc } from './processes.js';
+import { API_KEY, API_SECRET, startAgent, startBridge, startLiveKit, startMosquitto, type Broker, type LiveKitServer, type RoomcastEnv } from './stack.js';
+import { makeToneCatalog, type ToneSong, type ToneSpec } from './tones.js';
+
+export interface Roomcast {
+  livekit: LiveKitServer;
+  broker: Broker;
+  agent: Proc;
+  bridge: Proc;
+  app: App;
+  songs: ToneSong[];
+  env: RoomcastEnv;
+  /** The tone frequency of a catalog track id (NaN when unknown). */
+  frequencyOf(trackId: unknown): number;
+  /** A new rtc-node listener in `room`; left automatically by stop(). */
+  listen(room: string): Promise<Listener>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_TONES: ToneSpec[] = [
+  { id: 'a440', frequency: 440, format: 'mp3', seconds: 4, language: 'English', genre: 'pop' },
+  { id: 'a660', frequency: 660, format: 'ogg', seconds: 4, language: 'English', genre: 'pop' },
+  { id: 'a880', frequency: 880, format: 'flac', seconds: 4, language: 'English', genre: 'pop' },
+  { id: 'b1320', frequency: 1320, format: 'mp3', seconds: 4, language: 'Spanish', genre: 'rock' },
+];
+
+export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES): Promise<Roomcast> {
+  const catalog = makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-tones-')), tones);
+  const [livekit, broker] = await Promise.all([startLiveKit(), startMosquitto()]);
+  const env = { livekitUrl: livekit.url, mqttUrl: broker.url, catalog: catalog.path };
+  const [agent, bridge] = await Promise.all([startAgent(env), startBridge(env)]);
+  const app = await App.connect(broker.url);
+  const listeners: Listener[] = [];
+  return {
+    livekit,
+    broker,
+    agent,
+    bridge,
+    app,
+    env,
+    songs: catalog.songs,
+    frequencyOf: (trackId) => catalog.songs.find((s) => s.id === trackId)?.frequency ?? NaN,
+    async listen(room) {
+      const listener = await Listener.join(livekit.url, API_KEY, API_SECRET, room);
+      listeners.push(listener);
+      return listener;
+    },
+    async stop() {
+      await Promise.allSettled(listeners.map((l) => l.leave()));
+      await app.close().catch(() => undefined);
+      await Promise.allSettled([agent.stop(), bridge.stop()]);
+      await Promise.allSettled([livekit.proc.stop(), broker.proc.stop()]);
+    },
+  };
+}
+
+/** The track id in a confirmation or track event body. */
+export const trackId = (body: Record<string, unknown>) => (body.track as { id?: string } | undefined)?.id;
