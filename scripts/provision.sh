@@ -21,12 +21,10 @@ fi
 
 gobin="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
 lk="${LIVEKIT_SERVER_BIN:-$gobin/server}"
-stamp="$gobin/.livekit-server-version"
-if [ ! -x "$lk" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$LIVEKIT_VERSION" ]; then
+if [ ! -x "$lk" ] || ! "$lk" --version 2>/dev/null | grep -q "version ${LIVEKIT_VERSION#v}\$"; then
   command -v go >/dev/null 2>&1 || { echo "provision: go is needed to build livekit-server" >&2; exit 1; }
   echo "provision: building livekit-server $LIVEKIT_VERSION with go install"
-  go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION"
-  echo "$LIVEKIT_VERSION" > "$stamp"
+  GOBIN="$(dirname "$lk")" go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION"
 fi
 
 echo "provision: livekit-server $LIVEKIT_VERSION at $lk"

@@ -2,7 +2,7 @@
  * The bridge's view of LiveKit, through the server API only (it never joins a room): make sure a
  * Roomcast agent is in a room, and deliver packets to it.
  */
-import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, TwirpError } from 'livekit-server-sdk';
+import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, TwirpError, type ParticipantInfo } from 'livekit-server-sdk';
 import type { LiveKitConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC } from '../protocol/messages.js';
@@ -39,16 +39,19 @@ export class RoomAgents {
    * produced an agent after REDISPATCH_MS is replaced.
    */
   async ensureAgent(room: string, timeoutMs: number): Promise<'present' | 'dispatched'> {
-    if (await this.hasAgent(room)) return 'present';
+    const participants = await this.participants(room);
+    if (participants?.some((p) => this.isOurAgent(p))) return 'present';
     const deadline = Date.now() + timeoutMs;
-    let dispatchedAt = (await this.hasDispatch(room)) ? Date.now() : 0;
+    // Listing the dispatches of a room that does not exist stalls for 3 s in livekit-server,
+    // and listParticipants cannot tell such a room from an empty one: only look when occupied.
+    let dispatchedAt = participants?.length && (await this.hasDispatch(room)) ? Date.now() : 0;
     while (Date.now() < deadline) {
       if (Date.now() - dispatchedAt >= REDISPATCH_MS) {
         await this.redispatch(room, dispatchedAt > 0);
         dispatchedAt = Date.now();
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
-      if (await this.hasAgent(room)) return 'dispatched';
+      if ((await this.participants(room))?.some((p) => this.isOurAgent(p))) return 'dispatched';
     }
     throw new NoAgentError(`no Roomcast agent "${this.config.agentName}" joined room "${room}" within ${timeoutMs} ms; is an agent worker running?`);
   }
@@ -75,13 +78,18 @@ export class RoomAgents {
     this.log.info({ room, agentName: this.config.agentName, replacing }, replacing ? 'dispatch produced no agent; dispatched again' : 'dispatched agent');
   }
 
-  private async hasAgent(room: string): Promise<boolean> {
+  /** The room's participants, or undefined when the room does not exist. */
+  private async participants(room: string): Promise<ParticipantInfo[] | undefined> {
     try {
-      const participants = await this.rooms.listParticipants(room);
-      return participants.some((p) => p.attributes[AGENT_ATTRIBUTE] === this.config.agentName);
+      return await this.rooms.listParticipants(room);
     } catch (err) {
-      if (err instanceof TwirpError && err.status === 404) return false;
+      if (err instanceof TwirpError && err.status === 404) return undefined;
       throw err;
     }
   }
+
+  private isOurAgent(p: ParticipantInfo): boolean {
+    return p.attributes[AGENT_ATTRIBUTE] === this.config.agentName;
+  }
+
 }

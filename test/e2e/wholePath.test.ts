@@ -77,6 +77,17 @@ describe('the whole path', () => {
   });
 });
 
+describe('a room that does not exist yet', () => {
+  it('is created with an agent in it, and a listener who joins later hears the music', async () => {
+    const room = 'created-by-command';
+    const sent = rc.app.send(room, { type: 'start_continuous_music', genre: 'rock' });
+    expect(await sent.response).toMatchObject({ ok: true, status: 'accepted' });
+    const listener = await rc.listen(room);
+    await listener.waitForTone(1320, { timeoutMs: 10_000 });
+    rc.app.send(room, { type: 'stop_continuous_music' });
+  });
+});
+
 describe('bad input', () => {
   const room = 'bad-input';
   const cases: Array<[string, object | string, RegExp, string]> = [

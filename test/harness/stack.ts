@@ -1,12 +1,11 @@
 /**
  * The real stack for end-to-end tests: livekit-server, Mosquitto, and Roomcast's bridge and agent
  * as child processes on free ports. Runs inside the namespace scripts/test-e2e.sh makes; outside
- * it (no ROOMCAST_TEST_HOST) the suite refuses to run unless told to skip.
+ * it (no ROOMCAST_TEST_HOST) the suite refuses to run.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { livekitServerBinary, mosquittoBinary } from '../../scripts/binaries.js';
 import { ARTIFACTS, freePort, startProcess, waitUntil, type Proc } from './processes.js';
 
 export const API_KEY = 'roomcast-test';
@@ -16,22 +15,6 @@ export function testHost(): string {
   const host = process.env.ROOMCAST_TEST_HOST;
   if (!host) throw new Error('the end-to-end suite runs inside scripts/test-e2e.sh (npm run test:e2e), which makes its network namespace');
   return host;
-}
-
-function livekitBinary(): string {
-  const candidates = [process.env.LIVEKIT_SERVER_BIN, join(process.env.GOPATH ?? join(homedir(), 'go'), 'bin', 'server')];
-  const found = candidates.find((c): c is string => !!c && existsSync(c));
-  if (!found) throw new Error('livekit-server not found: run `npm run provision` (or set LIVEKIT_SERVER_BIN)');
-  return found;
-}
-
-function mosquittoBinary(): string {
-  for (const c of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']) if (existsSync(c)) return c;
-  try {
-    return execFileSync('sh', ['-c', 'command -v mosquitto']).toString().trim();
-  } catch {
-    throw new Error('mosquitto not found: run `npm run provision`');
-  }
 }
 
 export interface LiveKitServer {
@@ -67,7 +50,7 @@ export async function startLiveKit(host = testHost()): Promise<LiveKitServer> {
   );
   const url = `ws://${host}:${port}`;
   const launch = async () => {
-    const proc = startProcess('livekit-server', livekitBinary(), ['--config', config]);
+    const proc = startProcess('livekit-server', livekitServerBinary(), ['--config', config]);
     await waitUntil(async () => (await fetch(`http://${host}:${port}/`)).ok, 20_000, 'livekit-server to answer');
     return proc;
   };
