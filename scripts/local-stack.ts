@@ -5,7 +5,7 @@
  * Ctrl-C stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AccessToken } from 'livekit-server-sdk';
 import { livekitServerBinary, mosquittoBinary } from './binaries.js';
@@ -45,11 +45,13 @@ async function waitForHttp(url: string, what: string): Promise<void> {
 
 async function main(): Promise<void> {
   mkdirSync(STATE, { recursive: true });
+  const dotenv = join(ROOT, '.env');
+  if (existsSync(dotenv)) process.loadEnvFile(dotenv);
   const env: NodeJS.ProcessEnv = { LOG_PRETTY: 'true', ...process.env };
 
   if (!env.LIVEKIT_URL) {
-    env.LIVEKIT_API_KEY ??= DEV_KEY;
-    env.LIVEKIT_API_SECRET ??= DEV_SECRET;
+    env.LIVEKIT_API_KEY ||= DEV_KEY;
+    env.LIVEKIT_API_SECRET ||= DEV_SECRET;
     run('livekit-server', livekitServerBinary(), ['--config', join(ROOT, 'livekit.yaml')], {
       ...env,
       LIVEKIT_KEYS: `${env.LIVEKIT_API_KEY}: ${env.LIVEKIT_API_SECRET}`,
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
     env.MQTT_URL = 'mqtt://127.0.0.1:1883';
   }
 
-  env.MUSIC_CATALOG ??= ensureDemoCatalog(join(STATE, 'demo'));
+  env.MUSIC_CATALOG ||= ensureDemoCatalog(join(STATE, 'demo'));
 
   run('agent', process.execPath, [join(ROOT, 'dist/agent/main.js'), 'start'], env);
   run('bridge', process.execPath, [join(ROOT, 'dist/bridge/main.js')], env);
