@@ -51,6 +51,15 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   AUDIO_BITRATE: z.coerce.number().int().min(16_000).max(510_000).default(128_000),
   AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(400),
   FFMPEG_PATH: z.string().min(1).optional(),
+  GOOGLE_API_KEY: z.string().min(1).optional(),
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  LYRIA_MODEL: z.string().min(1).default('models/lyria-realtime-exp'),
+  LYRIA_BASE_URL: z.url({ message: 'must be an http(s) URL' }).optional(),
+  LYRIA_PREBUFFER_MS: z.coerce.number().int().min(100).max(10_000).default(1_000),
+  LYRIA_MAX_BUFFER_MS: z.coerce.number().int().min(2_000).max(120_000).default(30_000),
+  LYRIA_CONNECT_TIMEOUT_MS: positiveMs.default(10_000),
+  LYRIA_SILENCE_TIMEOUT_MS: positiveMs.default(6_000),
+  LYRIA_PROMPT_FADE_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
 });
 
 export class ConfigError extends Error {
@@ -118,6 +127,16 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS },
     ffmpegPath: e.FFMPEG_PATH,
+    lyria: {
+      apiKey: e.GOOGLE_API_KEY ?? e.GEMINI_API_KEY,
+      model: e.LYRIA_MODEL,
+      baseUrl: e.LYRIA_BASE_URL,
+      prebufferMs: e.LYRIA_PREBUFFER_MS,
+      maxBufferMs: e.LYRIA_MAX_BUFFER_MS,
+      connectTimeoutMs: e.LYRIA_CONNECT_TIMEOUT_MS,
+      silenceTimeoutMs: e.LYRIA_SILENCE_TIMEOUT_MS,
+      promptFadeMs: e.LYRIA_PROMPT_FADE_MS,
+    },
   };
 }
 

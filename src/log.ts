@@ -16,3 +16,8 @@ export function createLogger(name: string, config: LogConfig): Logger {
     ...(config.pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
   });
 }
+
+/** Replaces each secret in `text` (an error message, a URL) by [redacted]. */
+export function scrub(text: string, secrets: Array<string | undefined>): string {
+  return secrets.reduce<string>((t, secret) => (secret && secret.length >= 4 ? t.split(secret).join('[redacted]') : t), text);
+}

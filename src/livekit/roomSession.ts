@@ -15,11 +15,12 @@ import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../music/catalog.js';
 import { parseCommand, type Command } from '../protocol/commands.js';
-import { AGENT_ATTRIBUTE, CONFIRMATION_TYPE, MUSIC_CONTROL_TOPIC, encodeJson, type Confirmation, type TrackEvent } from '../protocol/messages.js';
+import { AGENT_ATTRIBUTE, CONFIRMATION_TYPE, MUSIC_CONTROL_TOPIC, STATE_ATTRIBUTE, encodeJson, type Confirmation } from '../protocol/messages.js';
 import { CHANNELS, SAMPLE_RATE } from '../playout/decoder.js';
-import { MusicPlayer } from '../playout/player.js';
+import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
 
 export const MUSIC_TRACK_NAME = 'music';
+const STATE_THROTTLE_MS = 100;
 
 export interface RoomSessionDeps {
   catalog: Catalog;
@@ -29,11 +30,12 @@ export interface RoomSessionDeps {
 
 export class RoomSession {
   private source: AudioSource | undefined;
-  private player: MusicPlayer | undefined;
+  private player: RoomPlayer | undefined;
   /** Commands run strictly one after another, in arrival order. */
   private queue: Promise<void> = Promise.resolve();
   private readonly ready: Promise<void>;
   private markReady!: () => void;
+  private stateTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly room: Room,
@@ -49,7 +51,7 @@ export class RoomSession {
 
   /** Publishes the music track; queued commands run once it is up. */
   async publish(): Promise<void> {
-    const { audio, ffmpegPath } = this.deps.config;
+    const { audio } = this.deps.config;
     this.source = new AudioSource(SAMPLE_RATE, CHANNELS, audio.queueMs);
     const track = LocalAudioTrack.createAudioTrack(MUSIC_TRACK_NAME, this.source);
     const options = new TrackPublishOptions({
@@ -59,18 +61,20 @@ export class RoomSession {
       audioEncoding: { maxBitrate: BigInt(audio.bitrate) },
     });
     await this.localParticipant().publishTrack(track, options);
-    this.player = new MusicPlayer(this.source, this.deps.catalog, { ffmpegPath, log: this.deps.log });
-    this.player.on('track', (event) => this.onTrackEvent(event));
+    this.player = new RoomPlayer({ sink: this.source, catalog: this.deps.catalog, config: this.deps.config, log: this.deps.log });
+    this.player.on('event', (event) => this.onPlayerEvent(event));
+    this.player.on('status', () => this.scheduleStatePublish());
     this.markReady();
     // Announce readiness last: the bridge delivers commands only once it sees this attribute,
     // because LiveKit drops data packets for a participant whose connection is not up yet.
-    await this.localParticipant().setAttributes({ [AGENT_ATTRIBUTE]: this.deps.config.livekit.agentName });
+    await this.localParticipant().setAttributes({ [AGENT_ATTRIBUTE]: this.deps.config.livekit.agentName, [STATE_ATTRIBUTE]: JSON.stringify(this.player.status()) });
     this.deps.log.info({ bitrate: audio.bitrate }, 'music track published, ready for commands');
   }
 
   async close(): Promise<void> {
     this.room.off(RoomEvent.DataReceived, this.onData);
-    await this.player?.stop();
+    clearTimeout(this.stateTimer);
+    await this.player?.close();
     await this.source?.close();
   }
 
@@ -79,7 +83,7 @@ export class RoomSession {
     const parsed = parseCommand(payload);
     if (!parsed.ok) {
       // Confirmations and events share the topic; only real commands concern us.
-      if (parsed.type === undefined || !parsed.type.endsWith('_music')) return;
+      if (parsed.type === undefined || !(parsed.type in CONFIRMATION_TYPE)) return;
       this.deps.log.warn({ from: participant?.identity ?? 'server', reason: parsed.reason }, 'rejected command packet');
       return;
     }
@@ -92,7 +96,7 @@ export class RoomSession {
     const log = this.deps.log.child({ request_id: command.request_id, command: command.type });
     let confirmation: Confirmation;
     try {
-      confirmation = await this.apply(command);
+      confirmation = { type: CONFIRMATION_TYPE[command.type], ...(await (this.player as RoomPlayer).apply(command)) };
     } catch (err) {
       confirmation = { type: CONFIRMATION_TYPE[command.type], ok: false, message: (err as Error).message };
     }
@@ -101,37 +105,21 @@ export class RoomSession {
     await this.send(confirmation);
   }
 
-  private async apply(command: Command): Promise<Confirmation> {
-    const player = this.player as MusicPlayer;
-    switch (command.type) {
-      case 'start_continuous_music': {
-        const filter = { language: command.language, genre: command.genre };
-        const track = await player.start(filter);
-        const by = [command.language, command.genre].filter(Boolean).join(', ');
-        return {
-          type: 'continuous_music_started',
-          ok: true,
-          message: `Started continuous music streaming${by ? ` (${by})` : ''}`,
-          ...(command.language ? { language: command.language } : {}),
-          ...(command.genre ? { genre: command.genre } : {}),
-          track,
-        };
-      }
-      case 'stop_continuous_music': {
-        const wasPlaying = await player.stop();
-        const message = wasPlaying ? 'Stopped continuous music streaming' : 'Music streaming is not active';
-        return { type: 'continuous_music_stopped', ok: true, message };
-      }
-      case 'skip_music': {
-        const track = await player.skip();
-        return { type: 'music_skipped', ok: true, message: `Skipped to "${track.title}"`, track };
-      }
-    }
+  private onPlayerEvent(event: MusicEvent): void {
+    this.deps.log.info({ event }, 'music event');
+    void this.send(event);
   }
 
-  private onTrackEvent(event: TrackEvent): void {
-    this.deps.log.info({ event: event.type, track: event.track }, 'track event');
-    void this.send(event);
+  /** Mirrors the player's status into a participant attribute, at most every 100 ms. */
+  private scheduleStatePublish(): void {
+    if (this.stateTimer) return;
+    this.stateTimer = setTimeout(() => {
+      this.stateTimer = undefined;
+      const state = JSON.stringify({ ...this.player?.status(), updated_at: Date.now() });
+      this.localParticipant()
+        .setAttributes({ [STATE_ATTRIBUTE]: state })
+        .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not publish state attribute'));
+    }, STATE_THROTTLE_MS);
   }
 
   private async send(message: object): Promise<void> {

@@ -4,6 +4,7 @@
  * bridge before a command reaches the room.
  */
 import { z } from 'zod';
+import { lyriaSettingsShape, pickLyriaSettings, weightedPromptsSchema } from './lyriaSettings.js';
 
 /** LiveKit room names double as MQTT topic levels: no wildcards, no separators. */
 export const sessionIdSchema = z
@@ -20,21 +21,49 @@ const common = {
 
 export const startCommandSchema = z.object({
   type: z.literal('start_continuous_music'),
+  /** Where the music comes from: the catalog (default) or Lyria RealTime generation. */
+  source: z.enum(['playlist', 'lyria']).default('playlist'),
   language: filterText.optional(),
   genre: filterText.optional(),
+  /** Lyria only: words that describe the music when no prompts are given. */
+  mood: filterText.optional(),
+  prompts: weightedPromptsSchema.optional(),
+  ...lyriaSettingsShape,
   ...common,
 });
 
 export const stopCommandSchema = z.object({ type: z.literal('stop_continuous_music'), ...common });
 export const skipCommandSchema = z.object({ type: z.literal('skip_music'), ...common });
+export const pauseCommandSchema = z.object({ type: z.literal('pause_music'), ...common });
+export const resumeCommandSchema = z.object({ type: z.literal('resume_music'), ...common });
+export const setPromptsCommandSchema = z.object({ type: z.literal('set_music_prompts'), prompts: weightedPromptsSchema, ...common });
+export const setConfigCommandSchema = z
+  .object({ type: z.literal('set_music_config'), ...lyriaSettingsShape, ...common })
+  .refine((c) => Object.keys(pickLyriaSettings(c)).length > 0, { message: 'set_music_config needs at least one setting' });
 
-export const commandSchema = z.discriminatedUnion('type', [startCommandSchema, stopCommandSchema, skipCommandSchema]);
+export const commandSchema = z.discriminatedUnion('type', [
+  startCommandSchema,
+  stopCommandSchema,
+  skipCommandSchema,
+  pauseCommandSchema,
+  resumeCommandSchema,
+  setPromptsCommandSchema,
+  setConfigCommandSchema,
+]);
 
 export type Command = z.infer<typeof commandSchema>;
 export type CommandType = Command['type'];
 export type StartCommand = z.infer<typeof startCommandSchema>;
 
-export const COMMAND_TYPES = commandSchema.options.map((o) => o.shape.type.value) as CommandType[];
+export const COMMAND_TYPES: CommandType[] = [
+  'start_continuous_music',
+  'stop_continuous_music',
+  'skip_music',
+  'pause_music',
+  'resume_music',
+  'set_music_prompts',
+  'set_music_config',
+];
 
 /** The largest command payload accepted, in bytes: commands are small, anything bigger is abuse. */
 export const MAX_COMMAND_BYTES = 4096;
@@ -73,7 +102,7 @@ function describeIssues(error: z.ZodError, json: object): string {
   const type = (json as { type?: unknown }).type;
   const issue = error.issues[0];
   if (!issue) return 'invalid command';
-  if (issue.path[0] === 'type') {
+  if (issue.path[0] === 'type' && issue.code !== 'custom') {
     return typeof type === 'string' ? `unknown command type "${type.slice(0, 64)}"; expected one of ${COMMAND_TYPES.join(', ')}` : `field "type" is required; expected one of ${COMMAND_TYPES.join(', ')}`;
   }
   return error.issues.map((i) => `field "${i.path.join('.')}" ${i.message}`).join('; ');

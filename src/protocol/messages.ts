@@ -7,6 +7,9 @@ export const MUSIC_CONTROL_TOPIC = 'music_control';
 /** Participant attribute that marks the Roomcast agent in a room; its value is the agent name. */
 export const AGENT_ATTRIBUTE = 'roomcast.agent';
 
+/** Participant attribute with the agent's music state (JSON), for every client and the bridge. */
+export const STATE_ATTRIBUTE = 'roomcast.state';
+
 export type ErrorCode = 'invalid_command' | 'session_mismatch' | 'no_agent' | 'delivery_failed' | 'internal';
 
 export interface Reply {
@@ -33,17 +36,42 @@ export const CONFIRMATION_TYPE = {
   start_continuous_music: 'continuous_music_started',
   stop_continuous_music: 'continuous_music_stopped',
   skip_music: 'music_skipped',
+  pause_music: 'music_paused',
+  resume_music: 'music_resumed',
+  set_music_prompts: 'music_prompts_set',
+  set_music_config: 'music_config_set',
 } as const satisfies Record<CommandType, string>;
+
+export type SourceKind = 'playlist' | 'lyria';
 
 export interface Confirmation {
   type: (typeof CONFIRMATION_TYPE)[CommandType];
   ok: boolean;
   message: string;
   request_id?: string;
+  source?: SourceKind;
   language?: string;
   genre?: string;
   track?: TrackInfo;
+  /** Lyria: the command's bpm or scale change was applied through a context reset. */
+  context_reset?: boolean;
+  /** Lyria: prompts the service filtered out, and its warnings, seen while applying the command. */
+  filtered_prompts?: Array<{ text: string; reason: string }>;
+  warnings?: string[];
 }
+
+/** A music source's condition, as the agent announces it on `music_control`. */
+export interface SourceStateEvent {
+  type: 'source_state';
+  source: SourceKind;
+  state: 'connected' | 'reconnecting' | 'failed';
+  error?: string;
+  /** After a reconnection: how long the room was without the source's audio. */
+  recovered_after_ms?: number;
+}
+
+/** Lyria's notices: a filtered prompt, or a warning from the service. */
+export type SourceNotice = { type: 'prompt_filtered'; text: string; reason: string } | { type: 'source_warning'; message: string };
 
 export type TrackEndReason = 'finished' | 'skipped' | 'stopped' | 'failed';
 

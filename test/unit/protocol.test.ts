@@ -5,7 +5,31 @@ import { Topics } from '../../src/protocol/topics.js';
 describe('parseCommand', () => {
   it('accepts the seed format', () => {
     const r = parseCommand(JSON.stringify({ type: 'start_continuous_music', language: 'English', genre: 'pop', session_id: 'room-1' }));
-    expect(r).toEqual({ ok: true, command: { type: 'start_continuous_music', language: 'English', genre: 'pop', session_id: 'room-1' } });
+    expect(r).toEqual({ ok: true, command: { type: 'start_continuous_music', source: 'playlist', language: 'English', genre: 'pop', session_id: 'room-1' } });
+  });
+
+  it('accepts Lyria prompts and settings within the API ranges', () => {
+    const r = parseCommand(JSON.stringify({ type: 'start_continuous_music', source: 'lyria', prompts: [{ text: 'minimal techno', weight: 1.5 }], bpm: 120, scale: 'D_MAJOR_B_MINOR', top_k: 40, mute_drums: true }));
+    expect(r).toMatchObject({ ok: true, command: { source: 'lyria', bpm: 120, top_k: 40, prompts: [{ text: 'minimal techno', weight: 1.5 }] } });
+  });
+
+  it.each([
+    [{ type: 'set_music_config', bpm: 250 }, /field "bpm" Too big/],
+    [{ type: 'set_music_config', bpm: 120.5 }, /field "bpm"/],
+    [{ type: 'set_music_config', density: -0.1 }, /field "density"/],
+    [{ type: 'set_music_config', scale: 'H_MAJOR' }, /field "scale"/],
+    [{ type: 'set_music_config', guidance: 7 }, /field "guidance"/],
+    [{ type: 'set_music_config', temperature: 3.5 }, /field "temperature"/],
+    [{ type: 'set_music_config', top_k: 0 }, /field "top_k"/],
+    [{ type: 'set_music_config', mode: 'LOUD' }, /field "mode"/],
+    [{ type: 'set_music_config' }, /at least one setting/],
+    [{ type: 'set_music_prompts', prompts: [] }, /field "prompts"/],
+    [{ type: 'set_music_prompts', prompts: [{ text: 'jazz', weight: 0 }] }, /must be above 0/],
+    [{ type: 'start_continuous_music', source: 'radio' }, /field "source"/],
+  ])('rejects Lyria input out of range: %j', (command, reason) => {
+    const r = parseCommand(JSON.stringify(command));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(reason);
   });
 
   it('strips unknown fields rather than forwarding them', () => {

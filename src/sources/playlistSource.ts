@@ -1,39 +1,19 @@
 /**
- * The continuous playlist player: picks the next song, decodes it, and feeds its frames to the
+ * The continuous playlist source: picks the next song, decodes it, and feeds its frames to the
  * sink at the pace the sink accepts them (captureFrame backpressure; no timers). Skip and stop
  * cut the current song and flush what is queued, so they are heard at once.
  */
 import { EventEmitter } from 'node:events';
-import type { AudioFrame } from '@livekit/rtc-node';
 import type { Catalog, Song, SongFilter } from '../music/catalog.js';
 import { Playlist } from '../music/playlist.js';
 import type { TrackEndReason, TrackEvent, TrackInfo } from '../protocol/messages.js';
 import type { Logger } from '../log.js';
-import { decodePcm } from './decoder.js';
-import { toFrames } from './framer.js';
+import { decodePcm } from '../playout/decoder.js';
+import { toFrames } from '../playout/framer.js';
+import { gate, SourceError, type FrameSink, type MusicSource, type SourceEvents, type SourceStatus } from './source.js';
 
-/** What the player writes to: an rtc-node AudioSource satisfies it. */
-export interface FrameSink {
-  captureFrame(frame: AudioFrame): Promise<void>;
-  clearQueue(): void;
-}
-
-export type PlaybackState = 'playing' | 'stopped';
-
-export interface PlayerStatus {
-  state: PlaybackState;
-  track?: TrackInfo;
+export interface PlaylistStatus extends SourceStatus {
   filter: SongFilter;
-  error?: string;
-}
-
-export interface PlayerEvents {
-  track: [TrackEvent];
-  state: [PlayerStatus];
-}
-
-export class PlayerError extends Error {
-  override name = 'PlayerError';
 }
 
 interface CurrentTrack {
@@ -59,10 +39,12 @@ export function trackInfo(song: Song): TrackInfo {
   return { id: song.id, title: song.title, ...(song.artist ? { artist: song.artist } : {}) };
 }
 
-export class MusicPlayer extends EventEmitter<PlayerEvents> {
+export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicSource {
+  readonly kind = 'playlist' as const;
   private run: Run | undefined;
   private current: CurrentTrack | undefined;
   private lastError: string | undefined;
+  private paused: ReturnType<typeof gate> | undefined;
 
   constructor(
     private readonly sink: FrameSink,
@@ -72,16 +54,16 @@ export class MusicPlayer extends EventEmitter<PlayerEvents> {
     super();
   }
 
-  status(): PlayerStatus {
-    const filter = this.run?.filter ?? {};
-    if (!this.run) return { state: 'stopped', filter, ...(this.lastError ? { error: this.lastError } : {}) };
-    return { state: 'playing', filter, ...(this.current ? { track: this.current.info } : {}) };
+  status(): PlaylistStatus {
+    const base = { source: this.kind, filter: this.run?.filter ?? {} };
+    if (!this.run) return { ...base, state: 'stopped', ...(this.lastError ? { error: this.lastError } : {}) };
+    return { ...base, state: this.paused ? 'paused' : 'playing', ...(this.current ? { track: this.current.info } : {}) };
   }
 
   /** Starts (or restarts with a new filter) and resolves with the first track once it is playing. */
   async start(filter: SongFilter): Promise<TrackInfo> {
     const pool = this.catalog.filter(filter);
-    if (pool.length === 0) throw new PlayerError(`no songs match ${describe(filter)}`);
+    if (pool.length === 0) throw new SourceError(`no songs match ${describe(filter)}`);
     await this.stop();
     const abort = new AbortController();
     const run: Run = { abort, playlist: new Playlist(pool), filter, done: Promise.resolve() };
@@ -92,13 +74,29 @@ export class MusicPlayer extends EventEmitter<PlayerEvents> {
     return started;
   }
 
-  /** Cuts the current song and resolves with the next one once it is playing. */
-  async skip(): Promise<TrackInfo> {
+  /** Cuts the current song and resolves once the next one is playing (a pause ends). */
+  async skip(): Promise<{ message: string; track: TrackInfo }> {
     const current = this.current;
-    if (!this.run || !current) throw new PlayerError('no music is playing');
+    if (!this.run || !current) throw new SourceError('no music is playing');
     const started = this.nextTrackStart();
     this.cut(current, 'skipped');
-    return started;
+    this.openGate();
+    const track = await started;
+    return { message: `Skipped to "${track.title}"`, track };
+  }
+
+  /** Holds the song where it is; the queued audio is flushed so the pause is heard at once. */
+  async pause(): Promise<void> {
+    if (!this.run) throw new SourceError('no music is playing');
+    if (this.paused) return;
+    this.paused = gate();
+    this.sink.clearQueue();
+    this.emit('state', this.status());
+  }
+
+  async resume(): Promise<void> {
+    if (!this.run) throw new SourceError('no music is playing');
+    this.openGate();
   }
 
   /** Stops playback; resolves false when nothing was playing. */
@@ -107,8 +105,17 @@ export class MusicPlayer extends EventEmitter<PlayerEvents> {
     if (!run) return false;
     if (this.current) this.cut(this.current, 'stopped');
     run.abort.abort();
+    this.openGate();
     await run.done;
     return true;
+  }
+
+  private openGate(): void {
+    const paused = this.paused;
+    if (!paused) return;
+    this.paused = undefined;
+    paused.open();
+    this.emit('state', this.status());
   }
 
   private cut(track: CurrentTrack, reason: TrackEndReason): void {
@@ -125,10 +132,10 @@ export class MusicPlayer extends EventEmitter<PlayerEvents> {
         cleanup();
         resolve(e.track);
       };
-      const onState = (s: PlayerStatus) => {
+      const onState = (s: SourceStatus) => {
         if (s.state !== 'stopped') return;
         cleanup();
-        reject(new PlayerError(s.error ?? 'playback stopped'));
+        reject(new SourceError(s.error ?? 'playback stopped'));
       };
       const cleanup = () => {
         this.off('track', onTrack);
@@ -174,6 +181,7 @@ export class MusicPlayer extends EventEmitter<PlayerEvents> {
     const { signal } = track.abort;
     let started = false;
     for await (const frame of toFrames(decodePcm(song.url, { signal, ffmpegPath: this.options.ffmpegPath }))) {
+      if (this.paused) await this.paused.promise;
       if (signal.aborted) return;
       await this.sink.captureFrame(frame);
       if (!started) {

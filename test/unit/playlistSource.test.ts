@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/music/catalog.js';
 import type { TrackEvent } from '../../src/protocol/messages.js';
-import { MusicPlayer, type FrameSink } from '../../src/playout/player.js';
+import { PlaylistSource } from '../../src/sources/playlistSource.js';
+import type { FrameSink } from '../../src/sources/source.js';
 import { makeToneCatalog } from '../harness/tones.js';
 
 /** Accepts frames at 20x real time and remembers them. */
@@ -31,7 +32,7 @@ const tones = makeToneCatalog(dir, [
   { id: 't2', frequency: 700, format: 'flac', seconds: 1, genre: 'a' },
 ]);
 const log = pino({ level: 'silent' });
-let player: MusicPlayer | undefined;
+let player: PlaylistSource | undefined;
 
 afterEach(async () => {
   await player?.stop();
@@ -42,12 +43,12 @@ async function makePlayer(extraSongs: Array<{ id: string; title: string; url: st
   const catalog = new Catalog([...base.songs, ...extraSongs]);
   const sink = new PacedSink();
   const events: TrackEvent[] = [];
-  player = new MusicPlayer(sink, catalog, { log });
+  player = new PlaylistSource(sink, catalog, { log });
   player.on('track', (e) => events.push(e));
   return { player, sink, events };
 }
 
-describe('MusicPlayer', () => {
+describe('PlaylistSource', () => {
   it('plays songs one after another and reports each', async () => {
     const { player, events } = await makePlayer();
     const first = await player.start({ genre: 'a' });
@@ -62,7 +63,7 @@ describe('MusicPlayer', () => {
   it('skip cuts the song, flushes the queue and reports the next one', async () => {
     const { player, sink, events } = await makePlayer();
     const first = await player.start({});
-    const next = await player.skip();
+    const { track: next } = await player.skip();
     expect(next.id).not.toBe(first.id);
     expect(sink.cleared).toBe(1);
     expect(events).toContainEqual({ type: 'track_ended', track: first, reason: 'skipped' });

@@ -1,0 +1,78 @@
+/**
+ * Lyria RealTime's prompts and generation settings as commands carry them (snake_case), with the
+ * API's ranges, and their mapping onto the SDK's LiveMusicGenerationConfig.
+ */
+import { z } from 'zod';
+
+export const SCALES = [
+  'C_MAJOR_A_MINOR',
+  'D_FLAT_MAJOR_B_FLAT_MINOR',
+  'D_MAJOR_B_MINOR',
+  'E_FLAT_MAJOR_C_MINOR',
+  'E_MAJOR_D_FLAT_MINOR',
+  'F_MAJOR_D_MINOR',
+  'G_FLAT_MAJOR_E_FLAT_MINOR',
+  'G_MAJOR_E_MINOR',
+  'A_FLAT_MAJOR_F_MINOR',
+  'A_MAJOR_G_FLAT_MINOR',
+  'B_FLAT_MAJOR_G_MINOR',
+  'B_MAJOR_A_FLAT_MINOR',
+  'SCALE_UNSPECIFIED',
+] as const;
+
+export const MODES = ['QUALITY', 'DIVERSITY', 'VOCALIZATION'] as const;
+
+export const weightedPromptSchema = z.object({
+  text: z.string().trim().min(1).max(500),
+  weight: z.number().gt(0, 'must be above 0 (the API refuses a weight of 0)').max(100).default(1),
+});
+
+export const weightedPromptsSchema = z.array(weightedPromptSchema).min(1).max(10);
+
+export type WeightedPrompt = z.infer<typeof weightedPromptSchema>;
+
+/** Every setting is optional in a command; ranges are the API's. */
+export const lyriaSettingsShape = {
+  bpm: z.number().int().min(60).max(200).optional(),
+  density: z.number().min(0).max(1).optional(),
+  brightness: z.number().min(0).max(1).optional(),
+  scale: z.enum(SCALES).optional(),
+  guidance: z.number().min(0).max(6).optional(),
+  temperature: z.number().min(0).max(3).optional(),
+  top_k: z.number().int().min(1).max(1000).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  mute_bass: z.boolean().optional(),
+  mute_drums: z.boolean().optional(),
+  only_bass_and_drums: z.boolean().optional(),
+  mode: z.enum(MODES).optional(),
+};
+
+export const LYRIA_SETTING_NAMES = Object.keys(lyriaSettingsShape) as Array<keyof typeof lyriaSettingsShape>;
+
+export type LyriaSettings = { [K in keyof typeof lyriaSettingsShape]?: z.infer<(typeof lyriaSettingsShape)[K]> };
+
+/** The Lyria settings present in a command. */
+export function pickLyriaSettings(command: Record<string, unknown>): LyriaSettings {
+  return Object.fromEntries(LYRIA_SETTING_NAMES.filter((k) => command[k] !== undefined).map((k) => [k, command[k]])) as LyriaSettings;
+}
+
+/** Settings that only take effect after a context reset. */
+export const RESET_SETTINGS = ['bpm', 'scale'] as const satisfies ReadonlyArray<keyof LyriaSettings>;
+
+/** The SDK's LiveMusicGenerationConfig (camelCase) for a full set of settings. */
+export function toGenerationConfig(s: LyriaSettings) {
+  return {
+    ...(s.bpm !== undefined && { bpm: s.bpm }),
+    ...(s.density !== undefined && { density: s.density }),
+    ...(s.brightness !== undefined && { brightness: s.brightness }),
+    ...(s.scale !== undefined && { scale: s.scale }),
+    ...(s.guidance !== undefined && { guidance: s.guidance }),
+    ...(s.temperature !== undefined && { temperature: s.temperature }),
+    ...(s.top_k !== undefined && { topK: s.top_k }),
+    ...(s.seed !== undefined && { seed: s.seed }),
+    ...(s.mute_bass !== undefined && { muteBass: s.mute_bass }),
+    ...(s.mute_drums !== undefined && { muteDrums: s.mute_drums }),
+    ...(s.only_bass_and_drums !== undefined && { onlyBassAndDrums: s.only_bass_and_drums }),
+    ...(s.mode !== undefined && { musicGenerationMode: s.mode }),
+  };
+}

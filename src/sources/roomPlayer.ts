@@ -1,0 +1,165 @@
+/**
+ * A room's music: holds the current source (the playlist or Lyria), switches between them without
+ * restarting anything, and turns each command into a confirmation. Knows nothing of LiveKit.
+ */
+import { EventEmitter } from 'node:events';
+import type { AgentConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Catalog } from '../music/catalog.js';
+import type { Command, StartCommand } from '../protocol/commands.js';
+import { pickLyriaSettings } from '../protocol/lyriaSettings.js';
+import type { Confirmation, SourceNotice, SourceStateEvent, TrackEvent } from '../protocol/messages.js';
+import { LyriaSource } from './lyria/lyriaSource.js';
+import { defaultPrompts } from './lyria/prompts.js';
+import { PlaylistSource } from './playlistSource.js';
+import { SourceError, type FrameSink, type MusicSource, type SourceStatus } from './source.js';
+
+export type MusicEvent = TrackEvent | SourceStateEvent | SourceNotice;
+
+/** The current source's status (with its own details), plus the last notice it gave. */
+export type RoomStatus = (SourceStatus | { state: 'stopped' }) & { last_notice?: SourceNotice };
+
+export interface RoomPlayerEvents {
+  event: [MusicEvent];
+  status: [RoomStatus];
+}
+
+export interface RoomPlayerDeps {
+  sink: FrameSink;
+  catalog: Catalog;
+  config: AgentConfig;
+  log: Logger;
+}
+
+type Outcome = Omit<Confirmation, 'type' | 'request_id'>;
+
+export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
+  private current: MusicSource | undefined;
+  private lastNotice: SourceNotice | undefined;
+
+  constructor(private readonly deps: RoomPlayerDeps) {
+    super();
+  }
+
+  status(): RoomStatus {
+    const status: RoomStatus = this.current?.status() ?? { state: 'stopped' };
+    return this.lastNotice ? { ...status, last_notice: this.lastNotice } : status;
+  }
+
+  async apply(command: Command): Promise<Outcome> {
+    switch (command.type) {
+      case 'start_continuous_music':
+        return command.source === 'lyria' ? this.startLyria(command) : this.startPlaylist(command);
+      case 'stop_continuous_music': {
+        const wasPlaying = (await this.current?.stop()) ?? false;
+        this.replace(undefined);
+        return { ok: true, message: wasPlaying ? 'Stopped continuous music streaming' : 'Music streaming is not active' };
+      }
+      case 'skip_music':
+        return { ok: true, source: this.playing().kind, ...(await this.playing().skip()) };
+      case 'pause_music':
+        await this.playing().pause();
+        return { ok: true, source: this.playing().kind, message: 'Music paused' };
+      case 'resume_music':
+        await this.playing().resume();
+        return { ok: true, source: this.playing().kind, message: 'Music resumed' };
+      case 'set_music_prompts': {
+        const lyria = this.lyria(command.type);
+        const notices = this.collectNotices(lyria);
+        void lyria.setPrompts(command.prompts).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'prompt change failed'));
+        const fade = this.deps.config.lyria.promptFadeMs;
+        return { ok: true, source: 'lyria', message: `Moving to the new prompts over ${fade} ms`, ...notices.done() };
+      }
+      case 'set_music_config': {
+        const lyria = this.lyria(command.type);
+        const { contextReset } = await lyria.setSettings(pickLyriaSettings(command));
+        const message = contextReset ? 'Settings applied; bpm/scale changed, so the context was reset' : 'Settings applied';
+        return { ok: true, source: 'lyria', message, context_reset: contextReset };
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.current?.stop();
+    this.replace(undefined);
+  }
+
+  private async startPlaylist(command: StartCommand): Promise<Outcome> {
+    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.deps.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log }));
+    if (playlist !== this.current) {
+      await this.current?.stop();
+      this.replace(playlist);
+    }
+    const track = await playlist.start({ language: command.language, genre: command.genre });
+    const by = [command.language, command.genre].filter(Boolean).join(', ');
+    return {
+      ok: true,
+      source: 'playlist',
+      message: `Started continuous music streaming${by ? ` (${by})` : ''}`,
+      ...(command.language ? { language: command.language } : {}),
+      ...(command.genre ? { genre: command.genre } : {}),
+      track,
+    };
+  }
+
+  /** Opens the new session first: if Lyria is unreachable, the room keeps its current music. */
+  private async startLyria(command: StartCommand): Promise<Outcome> {
+    const { lyria: options } = this.deps.config;
+    if (!options.apiKey) throw new SourceError('Lyria needs GOOGLE_API_KEY (or GEMINI_API_KEY) on the agent; the room keeps its current music');
+    const lyria = new LyriaSource(this.deps.sink, { ...options, apiKey: options.apiKey, log: this.deps.log });
+    const notices = this.collectNotices(lyria);
+    const prompts = command.prompts ?? defaultPrompts(command);
+    try {
+      await lyria.open(prompts, pickLyriaSettings(command));
+    } catch (err) {
+      await lyria.stop();
+      throw new SourceError(`could not start Lyria: ${(err as Error).message}; the room keeps its current music`);
+    }
+    await this.current?.stop();
+    this.replace(this.attach(lyria));
+    await lyria.start();
+    return { ok: true, source: 'lyria', message: `Started Lyria RealTime music (${prompts.map((p) => p.text).join(', ')})`, ...notices.done() };
+  }
+
+  private playing(): MusicSource {
+    if (!this.current || this.current.status().state === 'stopped') throw new SourceError('no music is playing');
+    return this.current;
+  }
+
+  private lyria(commandType: string): LyriaSource {
+    if (!(this.current instanceof LyriaSource)) throw new SourceError(`${commandType} applies to Lyria music; start it with "source": "lyria"`);
+    return this.current;
+  }
+
+  private attach<S extends MusicSource>(source: S): S {
+    source.on('track', (e) => this.emit('event', e));
+    source.on('sourceState', (e) => this.emit('event', e));
+    source.on('notice', (n) => {
+      this.lastNotice = n;
+      this.emit('event', n);
+      this.emit('status', this.status());
+    });
+    source.on('state', () => this.emit('status', this.status()));
+    return source;
+  }
+
+  private replace(next: MusicSource | undefined): void {
+    if (this.current && this.current !== next) this.current.removeAllListeners();
+    this.current = next;
+    this.emit('status', this.status());
+  }
+
+  /** Gathers the notices a source gives while a command runs, for its confirmation. */
+  private collectNotices(source: MusicSource) {
+    const filtered: Array<{ text: string; reason: string }> = [];
+    const warnings: string[] = [];
+    const onNotice = (n: SourceNotice) => (n.type === 'prompt_filtered' ? filtered.push({ text: n.text, reason: n.reason }) : warnings.push(n.message));
+    source.on('notice', onNotice);
+    return {
+      done: () => {
+        source.off('notice', onNotice);
+        return { ...(filtered.length ? { filtered_prompts: filtered } : {}), ...(warnings.length ? { warnings } : {}) };
+      },
+    };
+  }
+}
