@@ -48,6 +48,8 @@ export class App {
         resolve(r);
       });
     });
+    // Fire-and-forget sends are fine: a reply that never comes must not be an unhandled rejection.
+    response.catch(() => undefined);
     const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
     const at = Date.now();
     this.client.publish(`${this.base}/${session}/command`, body, {

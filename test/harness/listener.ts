@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { AccessToken } from 'livekit-server-sdk';
 import { AudioStream, Room, RoomEvent, TrackKind, type RemoteTrack } from '@livekit/rtc-node';
-import { MUSIC_CONTROL_TOPIC } from '../../src/protocol/messages.js';
+import { MUSIC_CONTROL_TOPIC, STATE_ATTRIBUTE } from '../../src/protocol/messages.js';
 import { dominantFrequency, rms, WINDOW } from './spectrum.js';
 
 export interface HeardWindow {
@@ -176,6 +176,25 @@ export class Listener extends EventEmitter {
       this.on(event, check);
       check();
     });
+  }
+
+  /** The music state the agent publishes as its `roomcast.state` attribute. */
+  agentState(): Record<string, unknown> | undefined {
+    for (const p of this.room.remoteParticipants.values()) {
+      const state = p.attributes[STATE_ATTRIBUTE];
+      if (state) return JSON.parse(state) as Record<string, unknown>;
+    }
+    return undefined;
+  }
+
+  async waitForAgentState(predicate: (state: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = this.agentState();
+      if (state && predicate(state)) return state;
+      if (Date.now() > deadline) throw new Error(`agent state never matched; last: ${JSON.stringify(state)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   describeRecent(n = 8): string {

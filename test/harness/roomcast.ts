@@ -30,11 +30,11 @@ export const DEFAULT_TONES: ToneSpec[] = [
   { id: 'b1320', frequency: 1320, format: 'mp3', seconds: 4, language: 'Spanish', genre: 'rock' },
 ];
 
-export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES): Promise<Roomcast> {
+export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv: NodeJS.ProcessEnv = {}): Promise<Roomcast> {
   const catalog = makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-tones-')), tones);
   const [livekit, broker] = await Promise.all([startLiveKit(), startMosquitto()]);
   const env = { livekitUrl: livekit.url, mqttUrl: broker.url, catalog: catalog.path };
-  const [agent, bridge] = await Promise.all([startAgent(env), startBridge(env)]);
+  const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: agentEnv }), startBridge(env)]);
   const app = await App.connect(broker.url);
   const listeners: Listener[] = [];
   return {

@@ -52,11 +52,18 @@ export class LyriaConnection {
   static async open(endpoint: LyriaEndpoint, handlers: LyriaHandlers): Promise<LyriaConnection> {
     const ai = new GoogleGenAI({ apiKey: endpoint.apiKey, httpOptions: { apiVersion: 'v1alpha', ...(endpoint.baseUrl ? { baseUrl: endpoint.baseUrl } : {}) } });
     let connection: LyriaConnection | undefined;
+    let settled = false;
     let fail: (err: Error) => void = () => undefined;
     let ready: () => void = () => undefined;
     const setup = new Promise<void>((resolve, reject) => {
-      ready = resolve;
-      fail = reject;
+      ready = () => {
+        settled = true;
+        resolve();
+      };
+      fail = (err) => {
+        settled = true;
+        reject(err);
+      };
     });
     const safe = (what: string, fn: () => void) => {
       try {
@@ -75,12 +82,12 @@ export class LyriaConnection {
           }),
         onerror: (event) => {
           const reason = scrub(`Lyria connection error: ${(event as { message?: string }).message ?? 'unknown'}`, [endpoint.apiKey]);
-          if (connection) safe('closing', () => connection?.onClosed(reason));
+          if (settled) safe('closing', () => connection?.onClosed(reason));
           else fail(new LyriaConnectError(reason));
         },
         onclose: (event) => {
           const reason = scrub(`Lyria closed the session (code ${event.code}${event.reason ? `: ${event.reason}` : ''})`, [endpoint.apiKey]);
-          if (connection) safe('closing', () => connection?.onClosed(reason));
+          if (settled) safe('closing', () => connection?.onClosed(reason));
           else fail(new LyriaConnectError(reason));
         },
       },

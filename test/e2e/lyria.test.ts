@@ -1,0 +1,192 @@
+/**
+ * Issue "Lyria RealTime as a first-class music source", on the real stack: the agent's real
+ * @google/genai client talks to a local fake of the Lyria WebSocket protocol; a real listener
+ * checks the tone the fake generates (4 × bpm Hz).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeLyria } from '../harness/fakeLyria.js';
+import type { Listener } from '../harness/listener.js';
+import { ARTIFACTS } from '../harness/processes.js';
+import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
+
+const API_KEY = 'fake-google-key-0123456789';
+let rc: Roomcast;
+let fake: FakeLyria;
+const results: Record<string, unknown> = {};
+
+beforeAll(async () => {
+  fake = await FakeLyria.start(API_KEY);
+  rc = await startRoomcast(undefined, {
+    GOOGLE_API_KEY: API_KEY,
+    LYRIA_BASE_URL: fake.baseUrl,
+    LYRIA_SILENCE_TIMEOUT_MS: '3000',
+    LYRIA_PROMPT_FADE_MS: '1000',
+    LYRIA_CONNECT_TIMEOUT_MS: '3000',
+  });
+});
+
+afterAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  writeFileSync(join(ARTIFACTS, 'lyria-measurements.json'), JSON.stringify(results, null, 2));
+  console.log('lyria measurements', JSON.stringify(results));
+  await rc?.stop();
+  await fake?.close();
+  // The API key must not appear in any log of the run.
+  for (const proc of [rc.agent, rc.bridge]) expect(proc.output()).not.toContain(API_KEY);
+});
+
+const started = (l: Listener, since: number) => l.waitForMessage((m) => m.type === 'continuous_music_started', { since, timeoutMs: 30_000 });
+
+describe('Lyria RealTime', () => {
+  const room = 'lyria-room';
+  let listener: Listener;
+
+  it('start with source "lyria" plays the generated music', async () => {
+    listener = await rc.listen(room);
+    const sent = rc.app.send(room, { type: 'start_continuous_music', source: 'lyria', prompts: [{ text: 'warm synth pads', weight: 1 }], bpm: 120, density: 0.4 });
+    expect(await sent.response).toMatchObject({ ok: true, status: 'accepted' });
+    const confirmation = await started(listener, sent.at);
+    expect(confirmation.body).toMatchObject({ ok: true, source: 'lyria' });
+    await listener.waitForTone(480, { since: sent.at, timeoutMs: 15_000 });
+    results.commandToFirstAudioMs = (listener.onsetAfter(sent.at) ?? NaN) - sent.at;
+    const [setup] = fake.sent('setup', sent.at);
+    expect(setup?.body).toEqual({ setup: { model: 'models/lyria-realtime-exp' } });
+    expect(fake.sent('clientContent', sent.at).at(-1)?.body).toEqual({ clientContent: { weightedPrompts: [{ text: 'warm synth pads', weight: 1 }] } });
+    const state = await listener.waitForAgentState((s) => s.source === 'lyria' && s.state === 'playing');
+    expect(state).toMatchObject({ settings: { bpm: 120, density: 0.4 }, connection: 'connected' });
+  });
+
+  it('a bpm change is applied through a context reset, with the whole config resent', async () => {
+    const sent = rc.app.send(room, { type: 'set_music_config', bpm: 90 });
+    const confirmation = await listener.waitForMessage((m) => m.type === 'music_config_set', { since: sent.at });
+    expect(confirmation.body).toMatchObject({ ok: true, context_reset: true, message: expect.stringMatching(/context was reset/) });
+    expect(fake.sent('musicGenerationConfig', sent.at).at(-1)?.body).toEqual({ musicGenerationConfig: { bpm: 90, density: 0.4 } });
+    expect(fake.sent('playbackControl', sent.at).map((m) => m.body.playbackControl)).toContain('RESET_CONTEXT');
+    await listener.waitForTone(360, { since: sent.at, timeoutMs: 8_000 });
+    results.bpmChangeToNewTempoMs = (listener.windows.find((w) => w.at >= sent.at && Math.abs(w.frequency - 360) < 10)?.firstFrameAt ?? NaN) - sent.at;
+
+    const density = rc.app.send(room, { type: 'set_music_config', density: 0.8 });
+    const noReset = await listener.waitForMessage((m) => m.type === 'music_config_set', { since: density.at });
+    expect(noReset.body).toMatchObject({ ok: true, context_reset: false });
+    expect(fake.sent('musicGenerationConfig', density.at).at(-1)?.body).toEqual({ musicGenerationConfig: { bpm: 90, density: 0.8 } });
+  });
+
+  it('a dropped session is reported and recovered with the same prompts and settings', async () => {
+    const connectionsBefore = fake.connections;
+    const droppedAt = Date.now();
+    fake.dropAll();
+    const reconnecting = await listener.waitForMessage((m) => m.type === 'source_state' && m.state === 'reconnecting', { since: droppedAt });
+    expect(reconnecting.body.error).toMatch(/closed/);
+    const recovered = await listener.waitForMessage((m) => m.type === 'source_state' && m.state === 'connected', { since: droppedAt, timeoutMs: 15_000 });
+    expect(fake.connections).toBe(connectionsBefore + 1);
+    expect(fake.sent('clientContent', droppedAt).at(-1)?.body).toEqual({ clientContent: { weightedPrompts: [{ text: 'warm synth pads', weight: 1 }] } });
+    expect(fake.sent('musicGenerationConfig', droppedAt).at(-1)?.body).toEqual({ musicGenerationConfig: { bpm: 90, density: 0.8 } });
+    await listener.waitForTone(360, { since: recovered.at, timeoutMs: 8_000 });
+    results.dropRecovery = { reportedAfterMs: reconnecting.at - droppedAt, reconnectedAfterMs: recovered.body.recovered_after_ms };
+  });
+
+  it('a session that goes silent is detected and replaced', async () => {
+    const silencedAt = Date.now();
+    fake.silenceAll();
+    const reconnecting = await listener.waitForMessage((m) => m.type === 'source_state' && m.state === 'reconnecting', { since: silencedAt, timeoutMs: 15_000 });
+    expect(reconnecting.body.error).toMatch(/no audio from Lyria/);
+    await listener.waitForMessage((m) => m.type === 'source_state' && m.state === 'connected', { since: silencedAt, timeoutMs: 15_000 });
+    await listener.waitForTone(360, { since: reconnecting.at, timeoutMs: 8_000 });
+    results.silenceDetectedAfterMs = reconnecting.at - silencedAt;
+  });
+
+  it('chunk jitter of up to 1.5 s causes no underrun at the default pre-buffer', async () => {
+    const before = (listener.agentState()?.underruns as number) ?? 0;
+    fake.jitterMs = 1_500;
+    const since = Date.now();
+    await new Promise((r) => setTimeout(r, 14_000));
+    fake.jitterMs = 0;
+    const state = await listener.waitForAgentState(() => true);
+    results.underrunsWithJitter1500ms = { over14s: (state.underruns as number) - before };
+    expect((state.underruns as number) - before).toBe(0);
+    const heard = listener.windows.filter((w) => w.at >= since);
+    expect(heard.filter((w) => w.level < 0.01)).toHaveLength(0);
+  });
+
+  it('a filtered prompt reaches the room and the state', async () => {
+    const sent = rc.app.send(room, { type: 'set_music_prompts', prompts: [{ text: 'forbidden chant', weight: 1 }, { text: 'ambient', weight: 1 }] });
+    const filtered = await listener.waitForMessage((m) => m.type === 'prompt_filtered', { since: sent.at });
+    expect(filtered.body).toMatchObject({ text: 'forbidden chant', reason: expect.stringMatching(/safety/) });
+    await listener.waitForAgentState((s) => (s.last_notice as { type?: string } | undefined)?.type === 'prompt_filtered');
+    // The fade ends on exactly the new prompts.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(fake.sent('clientContent', sent.at).at(-1)?.body).toEqual({ clientContent: { weightedPrompts: [{ text: 'forbidden chant', weight: 1 }, { text: 'ambient', weight: 1 }] } });
+    expect(fake.sent('clientContent', sent.at).length).toBeGreaterThan(1);
+  });
+
+  it('skip resets the context; pause and resume map to the playback controls', async () => {
+    const skip = rc.app.send(room, { type: 'skip_music' });
+    const skipped = await listener.waitForMessage((m) => m.type === 'music_skipped', { since: skip.at });
+    expect(skipped.body).toMatchObject({ ok: true, source: 'lyria' });
+    expect(fake.sent('playbackControl', skip.at).map((m) => m.body.playbackControl)).toContain('RESET_CONTEXT');
+
+    const pause = rc.app.send(room, { type: 'pause_music' });
+    await listener.waitForMessage((m) => m.type === 'music_paused', { since: pause.at });
+    expect(fake.sent('playbackControl', pause.at).map((m) => m.body.playbackControl)).toContain('PAUSE');
+    await listener.waitForSilence({ since: pause.at + 300 });
+    await listener.waitForAgentState((s) => s.state === 'paused');
+
+    const resume = rc.app.send(room, { type: 'resume_music' });
+    await listener.waitForMessage((m) => m.type === 'music_resumed', { since: resume.at });
+    expect(fake.sent('playbackControl', resume.at).map((m) => m.body.playbackControl)).toContain('PLAY');
+    await listener.waitForTone(360, { since: resume.at, timeoutMs: 8_000 });
+  });
+
+  it('a malformed frame and a service warning do not stop the music', async () => {
+    const since = Date.now();
+    fake.broadcast('{"serverContent": {"audioChunks": [');
+    fake.broadcast(JSON.stringify({ warning: 'quota nearly exhausted' }));
+    const warning = await listener.waitForMessage((m) => m.type === 'source_warning', { since });
+    expect(warning.body.message).toMatch(/quota/);
+    await listener.waitForTone(360, { since: since + 500, timeoutMs: 8_000 });
+    expect(rc.agent.child.exitCode).toBeNull();
+  });
+
+  it('audio at another rate and channel count is resampled to 48 kHz stereo', async () => {
+    fake.format = { rate: 24_000, channels: 1 };
+    const sent = rc.app.send(room, { type: 'skip_music' });
+    await listener.waitForTone(360, { since: sent.at + 200, timeoutMs: 8_000 });
+    fake.format = { rate: 48_000, channels: 2 };
+  });
+
+  it('switches between the playlist and Lyria without restarting the agent', async () => {
+    const toPlaylist = rc.app.send(room, { type: 'start_continuous_music', genre: 'rock' });
+    const playlist = await started(listener, toPlaylist.at);
+    expect(playlist.body).toMatchObject({ source: 'playlist', track: { id: 'b1320' } });
+    await listener.waitForTone(1320, { since: toPlaylist.at });
+    expect(trackId(playlist.body)).toBe('b1320');
+
+    const toLyria = rc.app.send(room, { type: 'start_continuous_music', source: 'lyria', genre: 'lo-fi', bpm: 150 });
+    await started(listener, toLyria.at);
+    const heard = await listener.waitForTone(600, { since: toLyria.at, timeoutMs: 10_000 });
+    results.warmCommandToLyriaAudioMs = heard.firstFrameAt - toLyria.at;
+    expect(fake.sent('clientContent', toLyria.at)[0]?.body).toEqual({ clientContent: { weightedPrompts: [{ text: 'lo-fi', weight: 1 }] } });
+  });
+
+  it('an unreachable Lyria gets an error and the room keeps its music', async () => {
+    fake.hangHandshakes = true;
+    const sent = rc.app.send(room, { type: 'start_continuous_music', source: 'lyria', bpm: 100 });
+    const confirmation = await started(listener, sent.at);
+    fake.hangHandshakes = false;
+    expect(confirmation.body).toMatchObject({ ok: false, message: expect.stringMatching(/no Lyria session within 3000 ms.*keeps its current music/) });
+    await listener.waitForTone(600, { since: confirmation.at, timeoutMs: 5_000 });
+    rc.app.send(room, { type: 'stop_continuous_music' });
+    await listener.waitForMessage((m) => m.type === 'continuous_music_stopped', { since: confirmation.at });
+  });
+
+  it('set_music_config on a playlist room is refused with a reason', async () => {
+    const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop' });
+    await started(listener, start.at);
+    const sent = rc.app.send(room, { type: 'set_music_config', bpm: 100 });
+    const confirmation = await listener.waitForMessage((m) => m.type === 'music_config_set', { since: sent.at });
+    expect(confirmation.body).toMatchObject({ ok: false, message: expect.stringMatching(/applies to Lyria music/) });
+    rc.app.send(room, { type: 'stop_continuous_music' });
+  });
+});
