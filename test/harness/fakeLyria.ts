@@ -42,26 +42,27 @@ export class FakeLyria {
   private readonly sessions = new Set<Session>();
   private nextId = 1;
 
+  private readonly server: WebSocketServer;
+
   private constructor(
-    private readonly server: WebSocketServer,
     readonly apiKey: string,
     readonly chunkSeconds: number,
+    host: string,
   ) {
-    server.on('connection', (ws, req) => this.accept(ws, req));
-  }
-
-  static async start(apiKey: string, { host = '127.0.0.1', chunkSeconds = 2 } = {}): Promise<FakeLyria> {
-    let fake!: FakeLyria;
-    const server = new WebSocketServer({
+    this.server = new WebSocketServer({
       host,
       port: 0,
       verifyClient: (_info, done) => {
-        if (fake.hangHandshakes) fake.hung.push(done);
+        if (this.hangHandshakes) this.hung.push(done);
         else done(true);
       },
     });
-    await new Promise<void>((resolve) => server.once('listening', resolve));
-    fake = new FakeLyria(server, apiKey, chunkSeconds);
+    this.server.on('connection', (ws, req) => this.accept(ws, req));
+  }
+
+  static async start(apiKey: string, { host = '127.0.0.1', chunkSeconds = 2 } = {}): Promise<FakeLyria> {
+    const fake = new FakeLyria(apiKey, chunkSeconds, host);
+    await new Promise<void>((resolve) => fake.server.once('listening', resolve));
     return fake;
   }
 
