@@ -40,6 +40,8 @@ const mqttSchema = z.object({
 
 const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.shape).extend({
   AGENT_JOIN_TIMEOUT_MS: positiveMs.default(20_000),
+  COMMAND_RESULT_TIMEOUT_MS: positiveMs.default(30_000),
+  STATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
 });
 
 const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
@@ -113,6 +115,8 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env) {
       clientId: e.MQTT_CLIENT_ID,
     },
     agentJoinTimeoutMs: e.AGENT_JOIN_TIMEOUT_MS,
+    resultTimeoutMs: e.COMMAND_RESULT_TIMEOUT_MS,
+    statePollMs: e.STATE_POLL_MS,
   };
 }
 

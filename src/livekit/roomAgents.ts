@@ -5,7 +5,13 @@
 import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, TwirpError, type ParticipantInfo } from 'livekit-server-sdk';
 import type { LiveKitConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC } from '../protocol/messages.js';
+import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC, RESULTS_ATTRIBUTE, STATE_ATTRIBUTE, type Confirmation } from '../protocol/messages.js';
+
+/** What the bridge can see of a room's agent: its state and last confirmations (attributes). */
+export interface AgentView {
+  state: Record<string, unknown>;
+  results: Confirmation[];
+}
 
 export class NoAgentError extends Error {
   override name = 'NoAgentError';
@@ -56,6 +62,13 @@ export class RoomAgents {
     throw new NoAgentError(`no Roomcast agent "${this.config.agentName}" joined room "${room}" within ${timeoutMs} ms; is an agent worker running?`);
   }
 
+  /** The room's agent as its attributes show it, or undefined when the room has none. */
+  async agentView(room: string): Promise<AgentView | undefined> {
+    const agent = (await this.participants(room))?.find((p) => this.isOurAgent(p));
+    if (!agent) return undefined;
+    return { state: parseJson(agent.attributes[STATE_ATTRIBUTE], {}), results: parseJson(agent.attributes[RESULTS_ATTRIBUTE], []) };
+  }
+
   async send(room: string, payload: Uint8Array): Promise<void> {
     await this.rooms.sendData(room, payload, DataPacket_Kind.RELIABLE, { topic: MUSIC_CONTROL_TOPIC });
   }
@@ -92,4 +105,12 @@ export class RoomAgents {
     return p.attributes[AGENT_ATTRIBUTE] === this.config.agentName;
   }
 
+}
+
+function parseJson<T>(text: string | undefined, fallback: T): T {
+  try {
+    return text ? (JSON.parse(text) as T) : fallback;
+  } catch {
+    return fallback;
+  }
 }

@@ -15,7 +15,7 @@ import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../music/catalog.js';
 import { parseCommand, type Command } from '../protocol/commands.js';
-import { AGENT_ATTRIBUTE, CONFIRMATION_TYPE, MUSIC_CONTROL_TOPIC, STATE_ATTRIBUTE, encodeJson, type Confirmation } from '../protocol/messages.js';
+import { AGENT_ATTRIBUTE, CONFIRMATION_TYPE, MUSIC_CONTROL_TOPIC, RESULTS_ATTRIBUTE, RESULTS_KEPT, STATE_ATTRIBUTE, encodeJson, type Confirmation } from '../protocol/messages.js';
 import { CHANNELS, SAMPLE_RATE } from '../playout/decoder.js';
 import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
 
@@ -36,6 +36,7 @@ export class RoomSession {
   private readonly ready: Promise<void>;
   private markReady!: () => void;
   private stateTimer: NodeJS.Timeout | undefined;
+  private readonly results: Confirmation[] = [];
 
   constructor(
     private readonly room: Room,
@@ -67,7 +68,7 @@ export class RoomSession {
     this.markReady();
     // Announce readiness last: the bridge delivers commands only once it sees this attribute,
     // because LiveKit drops data packets for a participant whose connection is not up yet.
-    await this.localParticipant().setAttributes({ [AGENT_ATTRIBUTE]: this.deps.config.livekit.agentName, [STATE_ATTRIBUTE]: JSON.stringify(this.player.status()) });
+    await this.localParticipant().setAttributes({ [AGENT_ATTRIBUTE]: this.deps.config.livekit.agentName, [STATE_ATTRIBUTE]: this.stateJson() });
     this.deps.log.info({ bitrate: audio.bitrate }, 'music track published, ready for commands');
   }
 
@@ -103,6 +104,7 @@ export class RoomSession {
     if (command.request_id) confirmation.request_id = command.request_id;
     log.info({ ok: confirmation.ok, message: confirmation.message }, 'command applied');
     await this.send(confirmation);
+    await this.recordResult(confirmation);
   }
 
   private onPlayerEvent(event: MusicEvent): void {
@@ -110,14 +112,26 @@ export class RoomSession {
     void this.send(event);
   }
 
+  /** The last confirmations, where the bridge reads them to give the app its `done` reply. */
+  private async recordResult(confirmation: Confirmation): Promise<void> {
+    this.results.push(confirmation);
+    if (this.results.length > RESULTS_KEPT) this.results.shift();
+    await this.localParticipant()
+      .setAttributes({ [RESULTS_ATTRIBUTE]: JSON.stringify(this.results), [STATE_ATTRIBUTE]: this.stateJson() })
+      .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not publish results attribute'));
+  }
+
+  private stateJson(): string {
+    return JSON.stringify({ ...this.player?.status(), updated_at: Date.now() });
+  }
+
   /** Mirrors the player's status into a participant attribute, at most every 100 ms. */
   private scheduleStatePublish(): void {
     if (this.stateTimer) return;
     this.stateTimer = setTimeout(() => {
       this.stateTimer = undefined;
-      const state = JSON.stringify({ ...this.player?.status(), updated_at: Date.now() });
       this.localParticipant()
-        .setAttributes({ [STATE_ATTRIBUTE]: state })
+        .setAttributes({ [STATE_ATTRIBUTE]: this.stateJson() })
         .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not publish state attribute'));
     }, STATE_THROTTLE_MS);
   }

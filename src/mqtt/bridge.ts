@@ -10,18 +10,23 @@ import type { Logger } from '../log.js';
 import { parseCommand, sessionIdSchema, type Command } from '../protocol/commands.js';
 import { encodeJson, type ErrorCode, type Reply } from '../protocol/messages.js';
 import { Topics } from '../protocol/topics.js';
-import { NoAgentError } from '../livekit/roomAgents.js';
+import { NoAgentError, type AgentView } from '../livekit/roomAgents.js';
+import { RoomWatcher } from './roomWatcher.js';
 
 /** What the bridge needs from LiveKit (RoomAgents in production). */
 export interface AgentDelivery {
   ensureAgent(room: string, timeoutMs: number): Promise<'present' | 'dispatched'>;
   send(room: string, payload: Uint8Array): Promise<void>;
+  agentView(room: string): Promise<AgentView | undefined>;
 }
+
+const RESULT_POLL_MS = 100;
 
 export class Bridge {
   private client: MqttClient | undefined;
   private readonly topics: Topics;
   private readonly roomQueues = new Map<string, Promise<void>>();
+  private readonly watcher: RoomWatcher;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -29,6 +34,13 @@ export class Bridge {
     private readonly log: Logger,
   ) {
     this.topics = new Topics(config.mqtt.baseTopic);
+    this.watcher = new RoomWatcher({
+      read: (room) => delivery.agentView(room),
+      onState: (room, state) => this.client?.publish(this.topics.state(room), JSON.stringify(state), { qos: 1, retain: true }),
+      log,
+      idleMs: config.statePollMs,
+      busyMs: RESULT_POLL_MS,
+    });
   }
 
   async start(): Promise<void> {
@@ -51,6 +63,7 @@ export class Bridge {
 
   async stop(): Promise<void> {
     await Promise.allSettled(this.roomQueues.values());
+    this.watcher.stop();
     await this.client?.endAsync();
   }
 
@@ -79,8 +92,15 @@ export class Bridge {
         reply({ command: command.type, ok: true, status: 'accepted', message: `${command.type} delivered to the room's agent`, request_id: requestId });
       } catch (err) {
         const code: ErrorCode = err instanceof NoAgentError ? 'no_agent' : 'delivery_failed';
-        fail(code, (err as Error).message, command.type, requestId);
+        return fail(code, (err as Error).message, command.type, requestId);
       }
+      // Not awaited: the next command of the room need not wait for this one's confirmation.
+      void this.watcher.awaitResult(session, requestId, this.config.resultTimeoutMs).then((result) => {
+        if (!result) return fail('no_confirmation', `the agent did not confirm ${command.type} within ${this.config.resultTimeoutMs} ms`, command.type, requestId);
+        log.info({ ok: result.ok, message: result.message }, 'command confirmed');
+        if (result.ok) reply({ command: command.type, ok: true, status: 'done', message: result.message, request_id: requestId, result });
+        else reply({ command: command.type, ok: false, status: 'error', message: result.message, request_id: requestId, error: { code: 'command_failed', reason: result.message }, result });
+      });
     });
   }
 

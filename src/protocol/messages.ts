@@ -10,15 +10,21 @@ export const AGENT_ATTRIBUTE = 'roomcast.agent';
 /** Participant attribute with the agent's music state (JSON), for every client and the bridge. */
 export const STATE_ATTRIBUTE = 'roomcast.state';
 
-export type ErrorCode = 'invalid_command' | 'session_mismatch' | 'no_agent' | 'delivery_failed' | 'internal';
+/** Participant attribute with the agent's last confirmations (JSON array, newest last). */
+export const RESULTS_ATTRIBUTE = 'roomcast.results';
+export const RESULTS_KEPT = 8;
+
+export type ErrorCode = 'invalid_command' | 'session_mismatch' | 'no_agent' | 'delivery_failed' | 'command_failed' | 'no_confirmation';
 
 export interface Reply {
   type: 'reply';
   /** The command type this answers, when it could be read. */
   command?: CommandType | string;
   ok: boolean;
-  /** accepted: delivered to the room's agent. error: not delivered, see `error`. */
-  status: 'accepted' | 'error';
+  /** accepted: delivered to the room's agent; done: the agent applied it; error: see `error`. */
+  status: 'accepted' | 'done' | 'error';
+  /** With done (and command_failed): the agent's confirmation, as the room saw it. */
+  result?: Confirmation;
   message: string;
   request_id?: string;
   session_id: string;

@@ -1,4 +1,4 @@
-/** MQTT topic layout: `<base>/<session_id>/command` in, `<base>/<session_id>/reply` out. */
+/** MQTT topic layout: `<base>/<session_id>/command` in; `<base>/<session_id>/reply` and `/state` out. */
 export class Topics {
   constructor(readonly base: string) {}
 
@@ -13,6 +13,11 @@ export class Topics {
 
   reply(sessionId: string): string {
     return `${this.base}/${sessionId}/reply`;
+  }
+
+  /** Retained: the room's music state, as the agent last reported it. */
+  state(sessionId: string): string {
+    return `${this.base}/${sessionId}/state`;
   }
 
   /** The session level of a command topic, or undefined when the topic is not one. */

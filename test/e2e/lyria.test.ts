@@ -84,6 +84,9 @@ describe('Lyria RealTime', () => {
     expect(fake.sent('clientContent', droppedAt).at(-1)?.body).toEqual({ clientContent: { weightedPrompts: [{ text: 'warm synth pads', weight: 1 }] } });
     expect(fake.sent('musicGenerationConfig', droppedAt).at(-1)?.body).toEqual({ musicGenerationConfig: { bpm: 90, density: 0.8 } });
     await listener.waitForTone(360, { since: recovered.at, timeoutMs: 8_000 });
+    // The app sees it too, in the retained state.
+    const mirrored = await rc.app.waitForState(room, (s) => (s.last_drop as { recovered_after_ms?: number } | undefined)?.recovered_after_ms !== undefined, { since: droppedAt });
+    expect(mirrored.state).toMatchObject({ source: 'lyria', reconnects: 1, last_drop: { reason: expect.stringMatching(/closed/) } });
     results.dropRecovery = { reportedAfterMs: reconnecting.at - droppedAt, reconnectedAfterMs: recovered.body.recovered_after_ms };
   });
 
@@ -115,6 +118,8 @@ describe('Lyria RealTime', () => {
     const filtered = await listener.waitForMessage((m) => m.type === 'prompt_filtered', { since: sent.at });
     expect(filtered.body).toMatchObject({ text: 'forbidden chant', reason: expect.stringMatching(/safety/) });
     await listener.waitForAgentState((s) => (s.last_notice as { type?: string } | undefined)?.type === 'prompt_filtered');
+    const mirrored = await rc.app.waitForState(room, (s) => (s.last_notice as { type?: string } | undefined)?.type === 'prompt_filtered', { since: sent.at });
+    expect(mirrored.state.last_notice).toMatchObject({ text: 'forbidden chant' });
     // The fade ends on exactly the new prompts.
     await new Promise((r) => setTimeout(r, 1_500));
     expect(fake.sent('clientContent', sent.at).at(-1)?.body).toEqual({ clientContent: { weightedPrompts: [{ text: 'forbidden chant', weight: 1 }, { text: 'ambient', weight: 1 }] } });
@@ -176,6 +181,7 @@ describe('Lyria RealTime', () => {
     const confirmation = await started(listener, sent.at);
     fake.hangHandshakes = false;
     expect(confirmation.body).toMatchObject({ ok: false, message: expect.stringMatching(/no Lyria session within 3000 ms.*keeps its current music/) });
+    expect(await sent.final).toMatchObject({ ok: false, status: 'error', error: { code: 'command_failed', reason: expect.stringMatching(/no Lyria session/) } });
     await listener.waitForTone(600, { since: confirmation.at, timeoutMs: 5_000 });
     rc.app.send(room, { type: 'stop_continuous_music' });
     await listener.waitForMessage((m) => m.type === 'continuous_music_stopped', { since: confirmation.at });

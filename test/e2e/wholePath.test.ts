@@ -36,6 +36,10 @@ describe('the whole path', () => {
     await listener.waitForTone(firstFrequency, { since: sent.at, timeoutMs: 20_000 });
     // The reply also went to the session's reply topic.
     expect(rc.app.replies.some((r) => r.topic === `roomcast/${room}/reply` && r.reply.request_id === reply.request_id)).toBe(true);
+    // Then the agent's confirmation comes back as the final reply, and the state is mirrored.
+    const final = await sent.final;
+    expect(final).toMatchObject({ status: 'done', ok: true, request_id: reply.request_id, result: { type: 'continuous_music_started', track: { id: trackId(confirmation.body) } } });
+    await rc.app.waitForState(room, (s) => s.state === 'playing' && (s.track as { id?: string }).id === trackId(confirmation.body));
   });
 
   it('plays the next song when one ends, without any command', async () => {
@@ -65,6 +69,14 @@ describe('the whole path', () => {
     const confirmation = await listener.waitForMessage((m) => m.type === 'continuous_music_stopped', { since: sent.at });
     expect(confirmation.body).toMatchObject({ ok: true, message: 'Stopped continuous music streaming' });
     await listener.waitForSilence({ since: confirmation.at + 300 });
+    expect(await sent.final).toMatchObject({ status: 'done', ok: true, message: 'Stopped continuous music streaming' });
+    await rc.app.waitForState(room, (s) => s.state === 'stopped', { since: sent.at });
+  });
+
+  it('a command the agent cannot apply gets an error reply with the reason', async () => {
+    const sent = rc.app.send(room, { type: 'skip_music' });
+    expect(await sent.response).toMatchObject({ status: 'accepted' });
+    expect(await sent.final).toMatchObject({ ok: false, status: 'error', error: { code: 'command_failed', reason: 'no music is playing' } });
   });
 
   it('filters by language and genre, case-insensitively', async () => {

@@ -6,13 +6,22 @@ import type { Reply } from '../../src/protocol/messages.js';
 export interface Sent {
   /** When the publish was handed to the client (Date.now()). */
   at: number;
-  /** The reply that came back on the MQTT 5 response topic, matched by correlation data. */
+  /** The first reply on the MQTT 5 response topic, matched by correlation data. */
   response: Promise<Reply>;
+  /** The reply that ends the command: `done`, or an error. */
+  final: Promise<Reply>;
+}
+
+export interface StateUpdate {
+  at: number;
+  state: Record<string, unknown>;
 }
 
 export class App {
   /** Every reply seen on `<base>/+/reply`, in arrival order. */
   readonly replies: Array<{ topic: string; reply: Reply }> = [];
+  /** Every state update seen on `<base>/<session>/state`, per session. */
+  readonly states = new Map<string, StateUpdate[]>();
   private readonly pending = new Map<string, (r: Reply) => void>();
   private readonly responseTopic = `app-test/${randomUUID()}/responses`;
 
@@ -25,6 +34,11 @@ export class App {
     const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 500, ...options });
     const app = new App(client, base);
     client.on('message', (topic, payload, packet) => {
+      if (topic.endsWith('/state')) {
+        const session = topic.split('/').at(-2) as string;
+        app.states.set(session, [...(app.states.get(session) ?? []), { at: Date.now(), state: JSON.parse(payload.toString()) as Record<string, unknown> }]);
+        return;
+      }
       const reply = JSON.parse(payload.toString()) as Reply;
       if (topic === app.responseTopic) {
         const id = packet.properties?.correlationData?.toString();
@@ -33,30 +47,51 @@ export class App {
         app.replies.push({ topic, reply });
       }
     });
-    await client.subscribeAsync([`${base}/+/reply`, app.responseTopic], { qos: 1 });
+    await client.subscribeAsync([`${base}/+/reply`, `${base}/+/state`, app.responseTopic], { qos: 1 });
     return app;
   }
 
   /** Publishes a command (object or raw text) to a session's command topic. */
   send(session: string, payload: object | string, timeoutMs = 30_000): Sent {
     const correlation = randomUUID();
+    const what = JSON.stringify(payload).slice(0, 200);
+    let first: (r: Reply) => void = () => undefined;
+    let last: (r: Reply) => void = () => undefined;
     const response = new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply to ${JSON.stringify(payload).slice(0, 200)} within ${timeoutMs} ms`)), timeoutMs);
-      this.pending.set(correlation, (r) => {
-        clearTimeout(timer);
-        this.pending.delete(correlation);
-        resolve(r);
-      });
+      first = resolve;
+      setTimeout(() => reject(new Error(`no reply to ${what} within ${timeoutMs} ms`)), timeoutMs);
+    });
+    const final = new Promise<Reply>((resolve, reject) => {
+      last = resolve;
+      setTimeout(() => reject(new Error(`no final reply to ${what} within ${timeoutMs} ms`)), timeoutMs);
+    });
+    this.pending.set(correlation, (r) => {
+      first(r);
+      if (r.status === 'accepted') return;
+      last(r);
+      this.pending.delete(correlation);
     });
     // Fire-and-forget sends are fine: a reply that never comes must not be an unhandled rejection.
     response.catch(() => undefined);
+    final.catch(() => undefined);
     const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
     const at = Date.now();
     this.client.publish(`${this.base}/${session}/command`, body, {
       qos: 1,
       properties: { responseTopic: this.responseTopic, correlationData: Buffer.from(correlation) },
     });
-    return { at, response };
+    return { at, response, final };
+  }
+
+  /** Resolves with the first state of `session` published at or after `since` that matches. */
+  async waitForState(session: string, predicate: (state: Record<string, unknown>) => boolean, { since = 0, timeoutMs = 10_000 } = {}): Promise<StateUpdate> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.states.get(session)?.find((u) => u.at >= since && predicate(u.state));
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no matching state for ${session}; last: ${JSON.stringify(this.states.get(session)?.at(-1)?.state)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async close(): Promise<void> {

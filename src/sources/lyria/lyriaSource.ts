@@ -30,6 +30,8 @@ export interface LyriaStatus extends SourceStatus {
   underruns: number;
   reconnects: number;
   buffered_ms: number;
+  /** The last time the session was lost: why, and how long until it was back. */
+  last_drop?: { reason: string; at: number; recovered_after_ms?: number };
 }
 
 const FIRST_AUDIO_TIMEOUT_MS = 20_000;
@@ -46,6 +48,7 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
   private lastAudioAt = 0;
   private reconnecting = false;
   private reconnects = 0;
+  private lastDrop: LyriaStatus['last_drop'];
   private fade: AbortController | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private pumpDone: Promise<void> = Promise.resolve();
@@ -70,6 +73,7 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
       underruns: this.buffer.underruns,
       reconnects: this.reconnects,
       buffered_ms: Math.round((this.buffer.frames / OUTPUT_RATE) * 1000),
+      ...(this.lastDrop ? { last_drop: this.lastDrop } : {}),
     };
   }
 
@@ -215,8 +219,10 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
     if (this.reconnecting || this.stopped) return;
     this.reconnecting = true;
     const since = Date.now();
+    this.lastDrop = { reason, at: since };
     this.options.log.warn({ reason }, 'Lyria session lost; reconnecting');
     this.emit('sourceState', { type: 'source_state', source: this.kind, state: 'reconnecting', error: reason });
+    this.emit('state', this.status());
     this.connection?.close();
     this.connection = undefined;
     for (let attempt = 0; !this.stopped; attempt++) {
@@ -224,6 +230,7 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
         await this.connect();
         this.reconnects++;
         this.lastAudioAt = Date.now();
+        this.lastDrop = { reason, at: since, recovered_after_ms: Date.now() - since };
         this.options.log.info({ attempt, downMs: Date.now() - since }, 'Lyria session restored');
         this.emit('sourceState', { type: 'source_state', source: this.kind, state: 'connected', recovered_after_ms: Date.now() - since });
         break;

@@ -1,0 +1,102 @@
+/**
+ * Follows the rooms the bridge has sent commands to, through the agent's participant attributes
+ * (the bridge never joins a room): it resolves the agent's confirmation of each command, and
+ * mirrors the room's music state to a callback whenever it changes. Polls every `busyMs` while a
+ * confirmation is awaited, else every `idleMs`; forgets a room once it has no agent.
+ */
+import type { AgentView } from '../livekit/roomAgents.js';
+import type { Logger } from '../log.js';
+import type { Confirmation } from '../protocol/messages.js';
+
+export interface RoomWatcherOptions {
+  read(room: string): Promise<AgentView | undefined>;
+  onState(room: string, state: Record<string, unknown>): void;
+  log: Logger;
+  idleMs: number;
+  busyMs: number;
+}
+
+interface Watched {
+  lastState?: string;
+  pending: Map<string, (result: Confirmation | undefined) => void>;
+  timer?: NodeJS.Timeout;
+  polling: boolean;
+}
+
+export const STOPPED_NO_AGENT = { state: 'stopped', agent: false } as const;
+
+export class RoomWatcher {
+  private readonly rooms = new Map<string, Watched>();
+  private stopped = false;
+
+  constructor(private readonly options: RoomWatcherOptions) {}
+
+  /** Resolves with the agent's confirmation of `requestId`, or undefined after `timeoutMs`. */
+  awaitResult(room: string, requestId: string, timeoutMs: number): Promise<Confirmation | undefined> {
+    const watched = this.watch(room);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
+      const finish = (result: Confirmation | undefined) => {
+        clearTimeout(timer);
+        watched.pending.delete(requestId);
+        resolve(result);
+      };
+      watched.pending.set(requestId, finish);
+      this.schedule(room, watched, 0);
+    });
+  }
+
+  watch(room: string): Watched {
+    let watched = this.rooms.get(room);
+    if (!watched) {
+      watched = { pending: new Map(), polling: false };
+      this.rooms.set(room, watched);
+      this.schedule(room, watched, 0);
+    }
+    return watched;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.rooms.values()) {
+      clearTimeout(w.timer);
+      for (const finish of w.pending.values()) finish(undefined);
+    }
+    this.rooms.clear();
+  }
+
+  private schedule(room: string, watched: Watched, delayMs: number): void {
+    if (this.stopped || watched.polling) return;
+    clearTimeout(watched.timer);
+    watched.timer = setTimeout(() => void this.poll(room, watched), delayMs);
+  }
+
+  private async poll(room: string, watched: Watched): Promise<void> {
+    watched.polling = true;
+    let view: AgentView | undefined;
+    try {
+      view = await this.options.read(room);
+    } catch (err) {
+      this.options.log.warn({ room, err: (err as Error).message }, 'could not read the room state');
+    } finally {
+      watched.polling = false;
+    }
+    if (this.stopped) return;
+    if (view) {
+      for (const result of view.results) {
+        if (result.request_id) watched.pending.get(result.request_id)?.(result);
+      }
+    }
+    const state = view ? view.state : STOPPED_NO_AGENT;
+    const json = JSON.stringify({ ...state, updated_at: undefined });
+    if (json !== watched.lastState) {
+      watched.lastState = json;
+      this.options.onState(room, state);
+    }
+    if (!view && watched.pending.size === 0) {
+      this.rooms.delete(room);
+      return;
+    }
+    this.schedule(room, watched, watched.pending.size > 0 ? this.options.busyMs : this.options.idleMs);
+  }
+}
