@@ -50,6 +50,10 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   AGENT_HTTP_PORT: port.default(8081),
   AGENT_MAX_ROOMS: z.coerce.number().int().min(1).max(10_000).default(50),
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(32).default(2),
+  AGENT_CONTROL_IDENTITIES: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((id) => id.trim()).filter(Boolean)),
   AUDIO_BITRATE: z.coerce.number().int().min(16_000).max(510_000).default(128_000),
   AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(400),
   FFMPEG_PATH: z.string().min(1).optional(),
@@ -128,6 +132,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     catalog: e.MUSIC_CATALOG,
     http: { host: e.AGENT_HTTP_HOST, port: e.AGENT_HTTP_PORT },
     maxRooms: e.AGENT_MAX_ROOMS,
+    controlIdentities: e.AGENT_CONTROL_IDENTITIES,
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS },
     ffmpegPath: e.FFMPEG_PATH,

@@ -21,6 +21,8 @@ import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
 
 export const MUSIC_TRACK_NAME = 'music';
 const STATE_THROTTLE_MS = 100;
+/** How many applied request_ids the agent remembers to drop duplicates. */
+const REMEMBERED_REQUESTS = 256;
 
 export interface RoomSessionDeps {
   catalog: Catalog;
@@ -37,6 +39,8 @@ export class RoomSession {
   private markReady!: () => void;
   private stateTimer: NodeJS.Timeout | undefined;
   private readonly results: Confirmation[] = [];
+  private readonly applied = new Map<string, Confirmation>();
+  private readonly inFlight = new Set<string>();
 
   constructor(
     private readonly room: Room,
@@ -89,8 +93,34 @@ export class RoomSession {
       return;
     }
     const command = parsed.command;
+    const from = participant?.identity;
+    if (from !== undefined && !this.deps.config.controlIdentities.includes(from)) {
+      this.deps.log.warn({ from, command: command.type }, 'ignored a command from a participant that may not control the music');
+      return;
+    }
+    if (this.isDuplicate(command)) return;
     this.queue = this.queue.then(() => this.run(command));
   };
+
+  /**
+   * A request_id seen before is not applied again (MQTT QoS 1 redelivery, app retries): a finished
+   * one gets its confirmation again, one still running gets nothing more.
+   */
+  private isDuplicate({ request_id: id, type }: Command): boolean {
+    if (!id) return false;
+    const earlier = this.applied.get(id);
+    if (earlier) {
+      this.deps.log.info({ request_id: id, command: type }, 'duplicate command: sending its confirmation again');
+      void this.send(earlier);
+      return true;
+    }
+    if (this.inFlight.has(id)) {
+      this.deps.log.info({ request_id: id, command: type }, 'duplicate of a command in progress: ignored');
+      return true;
+    }
+    this.inFlight.add(id);
+    return false;
+  }
 
   private async run(command: Command): Promise<void> {
     await this.ready;
@@ -103,6 +133,7 @@ export class RoomSession {
     }
     if (command.request_id) confirmation.request_id = command.request_id;
     log.info({ ok: confirmation.ok, message: confirmation.message }, 'command applied');
+    if (command.request_id) this.remember(command.request_id, confirmation);
     await this.send(confirmation);
     await this.recordResult(confirmation);
   }
@@ -110,6 +141,12 @@ export class RoomSession {
   private onPlayerEvent(event: MusicEvent): void {
     this.deps.log.info({ event }, 'music event');
     void this.send(event);
+  }
+
+  private remember(requestId: string, confirmation: Confirmation): void {
+    this.inFlight.delete(requestId);
+    this.applied.set(requestId, confirmation);
+    if (this.applied.size > REMEMBERED_REQUESTS) this.applied.delete(this.applied.keys().next().value as string);
   }
 
   /** The last confirmations, where the bridge reads them to give the app its `done` reply. */

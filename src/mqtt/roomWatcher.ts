@@ -18,7 +18,8 @@ export interface RoomWatcherOptions {
 
 interface Watched {
   lastState?: string;
-  pending: Map<string, (result: Confirmation | undefined) => void>;
+  /** Waiters per request_id (a duplicate command waits for the same confirmation). */
+  pending: Map<string, Set<(result: Confirmation | undefined) => void>>;
   timer?: NodeJS.Timeout;
   polling: boolean;
 }
@@ -36,12 +37,15 @@ export class RoomWatcher {
     const watched = this.watch(room);
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(undefined), timeoutMs);
+      const waiters = watched.pending.get(requestId) ?? new Set();
       const finish = (result: Confirmation | undefined) => {
         clearTimeout(timer);
-        watched.pending.delete(requestId);
+        waiters.delete(finish);
+        if (waiters.size === 0) watched.pending.delete(requestId);
         resolve(result);
       };
-      watched.pending.set(requestId, finish);
+      waiters.add(finish);
+      watched.pending.set(requestId, waiters);
       this.schedule(room, watched, 0);
     });
   }
@@ -60,7 +64,7 @@ export class RoomWatcher {
     this.stopped = true;
     for (const w of this.rooms.values()) {
       clearTimeout(w.timer);
-      for (const finish of w.pending.values()) finish(undefined);
+      for (const waiters of w.pending.values()) for (const finish of waiters) finish(undefined);
     }
     this.rooms.clear();
   }
@@ -84,7 +88,8 @@ export class RoomWatcher {
     if (this.stopped) return;
     if (view) {
       for (const result of view.results) {
-        if (result.request_id) watched.pending.get(result.request_id)?.(result);
+        const waiters = result.request_id ? watched.pending.get(result.request_id) : undefined;
+        for (const finish of waiters ?? []) finish(result);
       }
     }
     const state = view ? view.state : STOPPED_NO_AGENT;

@@ -10,7 +10,7 @@ let rc: Roomcast;
 const frequencyOf = (id: unknown) => rc.frequencyOf(id);
 
 beforeAll(async () => {
-  rc = await startRoomcast();
+  rc = await startRoomcast(undefined, { AGENT_CONTROL_IDENTITIES: 'control-panel' });
 });
 
 afterAll(async () => {
@@ -96,6 +96,42 @@ describe('a room that does not exist yet', () => {
     expect(await sent.response).toMatchObject({ ok: true, status: 'accepted' });
     const listener = await rc.listen(room);
     await listener.waitForTone(1320, { timeoutMs: 10_000 });
+    rc.app.send(room, { type: 'stop_continuous_music' });
+  });
+});
+
+describe('who may control the music', () => {
+  const room = 'control';
+  let listener: Listener;
+
+  it('a listener who sends skip_music on the data channel changes nothing, and is logged', async () => {
+    listener = await rc.listen(room, { canPublishData: true, identity: 'curious-listener' });
+    const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop' });
+    await start.final;
+    const since = Date.now();
+    await listener.sendControl({ type: 'skip_music', request_id: 'from-a-listener' });
+    await rc.agent.waitFor(/ignored a command from a participant that may not control the music.*curious-listener|curious-listener.*ignored a command/, 5_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(listener.messages.filter((m) => m.at >= since && m.body.type === 'music_skipped')).toHaveLength(0);
+  });
+
+  it('an identity in AGENT_CONTROL_IDENTITIES may control it', async () => {
+    const panel = await rc.listen(room, { canPublishData: true, identity: 'control-panel' });
+    const since = Date.now();
+    await panel.sendControl({ type: 'skip_music', request_id: 'from-the-panel' });
+    const skipped = await listener.waitForMessage((m) => m.type === 'music_skipped', { since });
+    expect(skipped.body).toMatchObject({ ok: true, request_id: 'from-the-panel' });
+  });
+
+  it('a duplicate request_id is applied once', async () => {
+    const since = Date.now();
+    const first = rc.app.send(room, { type: 'skip_music', request_id: 'skip-once' });
+    const second = rc.app.send(room, { type: 'skip_music', request_id: 'skip-once' });
+    expect(await first.final).toMatchObject({ status: 'done', ok: true });
+    expect(await second.final).toMatchObject({ status: 'done', ok: true });
+    await new Promise((r) => setTimeout(r, 500));
+    const skips = listener.messages.filter((m) => m.at >= since && m.body.type === 'track_ended' && m.body.reason === 'skipped');
+    expect(skips).toHaveLength(1);
     rc.app.send(room, { type: 'stop_continuous_music' });
   });
 });

@@ -45,9 +45,15 @@ export class Listener extends EventEmitter {
   private windowStart = 0;
   private lastSoundAt = 0;
 
-  static async join(url: string, apiKey: string, apiSecret: string, roomName: string, identity = `listener-${Math.random().toString(36).slice(2, 8)}`): Promise<Listener> {
+  static async join(
+    url: string,
+    apiKey: string,
+    apiSecret: string,
+    roomName: string,
+    { identity = `listener-${Math.random().toString(36).slice(2, 8)}`, canPublishData = false } = {},
+  ): Promise<Listener> {
     const token = new AccessToken(apiKey, apiSecret, { identity, ttl: '10m' });
-    token.addGrant({ room: roomName, roomJoin: true, canSubscribe: true, canPublish: false, canPublishData: false });
+    token.addGrant({ room: roomName, roomJoin: true, canSubscribe: true, canPublish: false, canPublishData });
     const listener = new Listener();
     await listener.connect(url, await token.toJwt());
     return listener;
@@ -202,6 +208,11 @@ export class Listener extends EventEmitter {
       .slice(-n)
       .map((w) => (w.level <= SILENCE ? 'silence' : `${Math.round(w.frequency)}Hz@${w.level.toFixed(2)}`))
       .join(', ') || 'nothing';
+  }
+
+  /** Publishes a message on `music_control` as this participant (needs canPublishData). */
+  async sendControl(message: object): Promise<void> {
+    await this.room.localParticipant?.publishData(new TextEncoder().encode(JSON.stringify(message)), { reliable: true, topic: MUSIC_CONTROL_TOPIC });
   }
 
   async leave(): Promise<void> {

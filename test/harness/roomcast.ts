@@ -19,7 +19,7 @@ export interface Roomcast {
   /** The tone frequency of a catalog track id (NaN when unknown). */
   frequencyOf(trackId: unknown): number;
   /** A new rtc-node listener in `room`; left automatically by stop(). */
-  listen(room: string): Promise<Listener>;
+  listen(room: string, options?: { identity?: string; canPublishData?: boolean }): Promise<Listener>;
   stop(): Promise<void>;
 }
 
@@ -46,8 +46,8 @@ export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv:
     env,
     songs: catalog.songs,
     frequencyOf: (trackId) => catalog.songs.find((s) => s.id === trackId)?.frequency ?? NaN,
-    async listen(room) {
-      const listener = await Listener.join(livekit.url, API_KEY, API_SECRET, room);
+    async listen(room, options) {
+      const listener = await Listener.join(livekit.url, API_KEY, API_SECRET, room, options);
       listeners.push(listener);
       return listener;
     },

@@ -1,0 +1,46 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AgentView } from '../../src/livekit/roomAgents.js';
+import { RoomWatcher, STOPPED_NO_AGENT } from '../../src/mqtt/roomWatcher.js';
+
+let watcher: RoomWatcher | undefined;
+afterEach(() => watcher?.stop());
+
+function make(view: () => AgentView | undefined) {
+  const states: Array<[string, Record<string, unknown>]> = [];
+  watcher = new RoomWatcher({ read: async () => view(), onState: (room, state) => states.push([room, state]), log: pino({ level: 'silent' }), idleMs: 20, busyMs: 5 });
+  return { watcher, states };
+}
+
+describe('RoomWatcher', () => {
+  it('resolves every waiter of a request_id once the agent confirms it', async () => {
+    let results: AgentView['results'] = [];
+    const { watcher } = make(() => ({ state: { state: 'playing' }, results }));
+    const a = watcher.awaitResult('r', 'id-1', 1_000);
+    const b = watcher.awaitResult('r', 'id-1', 1_000);
+    setTimeout(() => (results = [{ type: 'music_skipped', ok: true, message: 'Skipped', request_id: 'id-1' }]), 30);
+    expect(await a).toMatchObject({ request_id: 'id-1', ok: true });
+    expect(await b).toMatchObject({ request_id: 'id-1', ok: true });
+  });
+
+  it('gives up after the timeout', async () => {
+    const { watcher } = make(() => ({ state: {}, results: [] }));
+    expect(await watcher.awaitResult('r', 'never', 50)).toBeUndefined();
+  });
+
+  it('reports state changes only, and a room without agent as stopped before forgetting it', async () => {
+    let view: AgentView | undefined = { state: { state: 'playing', updated_at: 1 }, results: [] };
+    const { watcher, states } = make(() => view);
+    watcher.watch('r');
+    await new Promise((r) => setTimeout(r, 60));
+    view = { state: { state: 'playing', updated_at: 2 }, results: [] };
+    await new Promise((r) => setTimeout(r, 60));
+    expect(states).toEqual([['r', { state: 'playing', updated_at: 1 }]]);
+    view = undefined;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(states.at(-1)).toEqual(['r', STOPPED_NO_AGENT]);
+    const count = states.length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(states.length).toBe(count);
+  });
+});
