@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTone, type Listener } from '../harness/listener.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
+import { API_SECRET } from '../harness/stack.js';
 
 let rc: Roomcast;
 const frequencyOf = (id: unknown) => rc.frequencyOf(id);
@@ -15,6 +16,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rc?.stop();
+  // Secrets never reach the logs: the whole output of both processes, every level.
+  for (const proc of [rc.agent, rc.bridge]) expect(proc.output()).not.toContain(API_SECRET);
 });
 
 describe('the whole path', () => {

@@ -1,0 +1,102 @@
+/**
+ * The shipped Mosquitto configuration (mosquitto.acl, accounts made by scripts/mqtt-users.sh)
+ * with the real bridge: no anonymous access, each app confined to its own session, and nobody
+ * but the bridge may answer.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, type Proc } from '../harness/processes.js';
+import { startBridge, startMosquitto, testHost, type Broker } from '../harness/stack.js';
+
+const BRIDGE_PASSWORD = 'bridge-pw-7c1f0e5a9d';
+const ROOM_A_PASSWORD = 'room-a-pw-41b2';
+let broker: Broker;
+let bridge: Proc;
+const clients: MqttClient[] = [];
+
+async function connect(username?: string, password?: string): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, username, password, reconnectPeriod: 0 });
+  clients.push(client);
+  return client;
+}
+
+function received(client: MqttClient, topic: string, ms: number): Promise<string[]> {
+  const seen: string[] = [];
+  client.on('message', (t, payload) => t === topic && seen.push(payload.toString()));
+  return new Promise((resolve) => setTimeout(() => resolve(seen), ms));
+}
+
+beforeAll(async () => {
+  const dir = join(ARTIFACTS, 'mosquitto-secure');
+  mkdirSync(dir, { recursive: true });
+  const passwords = join(dir, 'passwords');
+  execFileSync('sh', ['scripts/mqtt-users.sh', passwords, BRIDGE_PASSWORD, `room-a:${ROOM_A_PASSWORD}`, 'room-b:room-b-pw'], { stdio: 'ignore' });
+  broker = await startMosquitto(testHost(), ['allow_anonymous false', `password_file ${passwords}`, `acl_file ${join(process.cwd(), 'mosquitto.acl')}`]);
+  bridge = await startBridge({
+    livekitUrl: `ws://${testHost()}:9`,
+    mqttUrl: broker.url,
+    catalog: 'unused',
+    extra: { MQTT_USERNAME: 'roomcast-bridge', MQTT_PASSWORD: BRIDGE_PASSWORD },
+  }, 'bridge-secure');
+});
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.endAsync()));
+  await bridge?.stop();
+  await broker?.proc.stop();
+  expect(bridge.output()).not.toContain(BRIDGE_PASSWORD);
+});
+
+describe('Mosquitto with the shipped ACL', () => {
+  it('refuses anonymous clients and wrong passwords', async () => {
+    await expect(connect()).rejects.toThrow(/Not authorized|Bad User Name or Password/i);
+    await expect(connect('room-a', 'wrong')).rejects.toThrow(/Not authorized|Bad User Name or Password/i);
+  });
+
+  it('lets an app command its own session and read its replies', async () => {
+    const app = await connect('room-a', ROOM_A_PASSWORD);
+    await app.subscribeAsync('roomcast/room-a/reply', { qos: 1 });
+    const replies = received(app, 'roomcast/room-a/reply', 1_500);
+    await app.publishAsync('roomcast/room-a/command', '{"type":"dance"}', { qos: 1 });
+    const [reply] = await replies;
+    expect(JSON.parse(reply ?? '{}')).toMatchObject({ ok: false, error: { code: 'invalid_command' } });
+  });
+
+  it('does not let an app command another session', async () => {
+    const roomB = await connect('room-b', 'room-b-pw');
+    await roomB.subscribeAsync('roomcast/room-b/reply', { qos: 1 });
+    const seenByB = received(roomB, 'roomcast/room-b/reply', 1_500);
+    const app = await connect('room-a', ROOM_A_PASSWORD);
+    await app.publishAsync('roomcast/room-b/command', '{"type":"dance"}', { qos: 1 }).catch(() => undefined);
+    expect(await seenByB).toEqual([]);
+  });
+
+  it("does not let an app read another session's replies", async () => {
+    // Mosquitto grants the subscription; the ACL is enforced when messages are delivered.
+    const snoop = await connect('room-a', ROOM_A_PASSWORD);
+    await snoop.subscribeAsync(['roomcast/room-b/reply', 'roomcast/+/reply', 'roomcast/#'], { qos: 1 });
+    const snooped: string[] = [];
+    snoop.on('message', (topic) => topic.startsWith('roomcast/room-b/') && snooped.push(topic));
+    const roomB = await connect('room-b', 'room-b-pw');
+    await roomB.subscribeAsync('roomcast/room-b/reply', { qos: 1 });
+    const own = received(roomB, 'roomcast/room-b/reply', 1_500);
+    await roomB.publishAsync('roomcast/room-b/command', '{"type":"dance"}', { qos: 1 });
+    expect(await own).toHaveLength(1);
+    expect(snooped).toEqual([]);
+  });
+
+  it('does not let an app impersonate the bridge', async () => {
+    const app = await connect('room-a', ROOM_A_PASSWORD);
+    await app.subscribeAsync('roomcast/room-a/reply', { qos: 1 });
+    const seen = received(app, 'roomcast/room-a/reply', 1_000);
+    await app.publishAsync('roomcast/room-a/reply', '{"type":"reply","ok":true,"forged":true}', { qos: 1 }).catch(() => undefined);
+    await app.publishAsync('roomcast/room-a/state', '{"state":"playing","forged":true}', { qos: 1, retain: true }).catch(() => undefined);
+    expect(await seen).toEqual([]);
+    const roomA = await connect('room-a', ROOM_A_PASSWORD);
+    await roomA.subscribeAsync('roomcast/room-a/state', { qos: 1 });
+    expect(await received(roomA, 'roomcast/room-a/state', 500)).toEqual([]);
+  });
+});
