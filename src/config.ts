@@ -35,7 +35,8 @@ const mqttSchema = z.object({
     .regex(/^[^+#]+$/, 'must not contain MQTT wildcards (+ or #)')
     .transform((s) => s.replace(/\/+$/, ''))
     .default('roomcast'),
-  MQTT_CLIENT_ID: z.string().optional(),
+  MQTT_CLIENT_ID: z.string().regex(/^[^/+#]{1,128}$/, 'must be 1-128 characters without "/", "+" or "#"').optional(),
+  MQTT_SHARE_GROUP: z.string().regex(/^[^/+#]*$/, 'must not contain "/", "+" or "#"').default('roomcast-bridges'),
 });
 
 const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.shape).extend({
@@ -54,6 +55,7 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
     .string()
     .default('')
     .transform((s) => s.split(',').map((id) => id.trim()).filter(Boolean)),
+  AGENT_EMPTY_ROOM_MS: z.coerce.number().int().min(0).default(60_000),
   AUDIO_BITRATE: z.coerce.number().int().min(16_000).max(510_000).default(128_000),
   AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(400),
   FFMPEG_PATH: z.string().min(1).optional(),
@@ -117,6 +119,7 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env) {
       password: e.MQTT_PASSWORD,
       baseTopic: e.MQTT_BASE_TOPIC,
       clientId: e.MQTT_CLIENT_ID,
+      shareGroup: e.MQTT_SHARE_GROUP,
     },
     agentJoinTimeoutMs: e.AGENT_JOIN_TIMEOUT_MS,
     resultTimeoutMs: e.COMMAND_RESULT_TIMEOUT_MS,
@@ -133,6 +136,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     http: { host: e.AGENT_HTTP_HOST, port: e.AGENT_HTTP_PORT },
     maxRooms: e.AGENT_MAX_ROOMS,
     controlIdentities: e.AGENT_CONTROL_IDENTITIES,
+    emptyRoomMs: e.AGENT_EMPTY_ROOM_MS,
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS },
     ffmpegPath: e.FFMPEG_PATH,

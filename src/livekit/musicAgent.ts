@@ -24,6 +24,7 @@ export default defineAgent({
     ctx.addShutdownCallback(() => session.close());
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_NONE);
     await session.publish();
+    session.leaveWhenEmpty(() => ctx.shutdown('room empty'));
     log.info('joined room');
   },
 });

@@ -5,6 +5,7 @@
 import {
   AudioSource,
   LocalAudioTrack,
+  ParticipantKind,
   RoomEvent,
   TrackPublishOptions,
   TrackSource,
@@ -41,6 +42,8 @@ export class RoomSession {
   private readonly results: Confirmation[] = [];
   private readonly applied = new Map<string, Confirmation>();
   private readonly inFlight = new Set<string>();
+  private onEmpty: (() => void) | undefined;
+  private emptyTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly room: Room,
@@ -52,7 +55,27 @@ export class RoomSession {
   /** Call before connecting, so that no packet that arrives during the join is missed. */
   listen(): void {
     this.room.on(RoomEvent.DataReceived, this.onData);
+    this.room.on(RoomEvent.ParticipantConnected, this.checkOccupancy);
+    this.room.on(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
   }
+
+  /** `leave` runs once the room has had nobody but agents in it for `emptyRoomMs`. */
+  leaveWhenEmpty(leave: () => void): void {
+    this.onEmpty = leave;
+    this.checkOccupancy();
+  }
+
+  private checkOccupancy = (): void => {
+    const listeners = [...this.room.remoteParticipants.values()].filter((p) => p.kind !== ParticipantKind.AGENT);
+    clearTimeout(this.emptyTimer);
+    this.emptyTimer = undefined;
+    if (listeners.length > 0 || !this.onEmpty) return;
+    const leave = this.onEmpty;
+    this.emptyTimer = setTimeout(() => {
+      this.deps.log.info({ emptyForMs: this.deps.config.emptyRoomMs }, 'room empty: leaving');
+      leave();
+    }, this.deps.config.emptyRoomMs);
+  };
 
   /** Publishes the music track; queued commands run once it is up. */
   async publish(): Promise<void> {
@@ -78,7 +101,10 @@ export class RoomSession {
 
   async close(): Promise<void> {
     this.room.off(RoomEvent.DataReceived, this.onData);
+    this.room.off(RoomEvent.ParticipantConnected, this.checkOccupancy);
+    this.room.off(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
     clearTimeout(this.stateTimer);
+    clearTimeout(this.emptyTimer);
     await this.player?.close();
     await this.source?.close();
   }

@@ -21,6 +21,7 @@ export interface AgentDelivery {
 }
 
 const RESULT_POLL_MS = 100;
+const SESSION_EXPIRY_S = 24 * 3600;
 
 export class Bridge {
   private client: MqttClient | undefined;
@@ -44,12 +45,19 @@ export class Bridge {
   }
 
   async start(): Promise<void> {
-    const { url, username, password, clientId } = this.config.mqtt;
+    const { url, username, password, clientId, shareGroup } = this.config.mqtt;
+    const id = clientId ?? `roomcast-bridge-${randomUUID().slice(0, 8)}`;
+    const presence = this.topics.bridgeState(id);
     const client = await mqtt.connectAsync(url, {
       protocolVersion: 5,
-      clientId: clientId ?? `roomcast-bridge-${randomUUID().slice(0, 8)}`,
+      clientId: id,
       username,
       password,
+      // A fixed client id gets a persistent session: the broker keeps commands for the bridge
+      // while it restarts. A random one would leave orphaned sessions behind, so it stays clean.
+      clean: clientId === undefined,
+      ...(clientId !== undefined ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
+      will: { topic: presence, payload: Buffer.from(JSON.stringify({ state: 'offline', client_id: id })), qos: 1, retain: true },
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,
     });
@@ -57,14 +65,27 @@ export class Bridge {
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt error'));
     client.on('reconnect', () => this.log.info('mqtt reconnecting'));
-    await client.subscribeAsync(this.topics.allCommands, { qos: 1 });
-    this.log.info({ subscription: this.topics.allCommands }, 'bridge ready');
+    const announce = () => client.publishAsync(presence, JSON.stringify({ state: 'online', client_id: id }), { qos: 1, retain: true });
+    // After a reconnect too: a restarted broker may have lost the retained message.
+    client.on('connect', () => {
+      this.log.info('mqtt connected');
+      announce().catch((err: Error) => this.log.warn({ err: err.message }, 'could not announce the bridge online'));
+    });
+    // Replicas share one subscription: the broker hands each command to one of them.
+    const subscription = shareGroup ? `$share/${shareGroup}/${this.topics.allCommands}` : this.topics.allCommands;
+    await client.subscribeAsync(subscription, { qos: 1 });
+    await announce();
+    this.log.info({ subscription, clientId: id }, 'bridge ready');
   }
 
   async stop(): Promise<void> {
     await Promise.allSettled(this.roomQueues.values());
     this.watcher.stop();
-    await this.client?.endAsync();
+    const client = this.client;
+    if (!client) return;
+    // A clean stop says so itself; the will covers the other kind.
+    await client.publishAsync(this.topics.bridgeState(client.options.clientId as string), JSON.stringify({ state: 'offline', client_id: client.options.clientId }), { qos: 1, retain: true }).catch(() => undefined);
+    await client.endAsync();
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {

@@ -20,6 +20,11 @@ export class Topics {
     return `${this.base}/${sessionId}/state`;
   }
 
+  /** Retained: `online`/`offline` of one bridge replica, kept true by its MQTT Last Will. */
+  bridgeState(clientId: string): string {
+    return `${this.base}/bridge/${clientId}/state`;
+  }
+
   /** The session level of a command topic, or undefined when the topic is not one. */
   sessionOf(topic: string): string | undefined {
     const prefix = `${this.base}/`;

@@ -2,6 +2,7 @@
  * Issue "The whole path, end to end": MQTT command → bridge → LiveKit data packet → agent →
  * ffmpeg → `music` track → a real rtc-node listener that checks the tone it hears.
  */
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTone, type Listener } from '../harness/listener.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
@@ -11,7 +12,7 @@ let rc: Roomcast;
 const frequencyOf = (id: unknown) => rc.frequencyOf(id);
 
 beforeAll(async () => {
-  rc = await startRoomcast(undefined, { AGENT_CONTROL_IDENTITIES: 'control-panel' });
+  rc = await startRoomcast(undefined, { AGENT_CONTROL_IDENTITIES: 'control-panel', AGENT_EMPTY_ROOM_MS: '3000' });
 });
 
 afterAll(async () => {
@@ -101,6 +102,21 @@ describe('a room that does not exist yet', () => {
     await listener.waitForTone(1320, { timeoutMs: 10_000 });
     rc.app.send(room, { type: 'stop_continuous_music' });
   });
+
+  it('a skip sent while the agent is still joining is applied after the start', async () => {
+    const room = 'skip-while-joining';
+    const listener = await rc.listen(room);
+    const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop' });
+    const skip = rc.app.send(room, { type: 'skip_music' });
+    expect(await start.final).toMatchObject({ status: 'done', ok: true });
+    const skipped = await skip.final;
+    expect(skipped).toMatchObject({ status: 'done', ok: true });
+    const first = (await start.final).result?.track?.id;
+    const next = skipped.result?.track?.id;
+    expect(next).not.toBe(first);
+    await listener.waitForTone(frequencyOf(next), { since: skip.at });
+    rc.app.send(room, { type: 'stop_continuous_music' });
+  });
 });
 
 describe('who may control the music', () => {
@@ -170,3 +186,66 @@ describe('bad input', () => {
     rc.app.send(room, { type: 'stop_continuous_music' });
   });
 });
+
+describe('when things go away', () => {
+  it('an emptied room: the agent leaves, stops its decoders, and the retained state says stopped', async () => {
+    const room = 'emptying';
+    const listener = await rc.listen(room);
+    const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop' });
+    await start.final;
+    await listener.waitForWindow((w) => w.level > 0.01, { since: start.at });
+    const leftAt = Date.now();
+    await listener.leave();
+    const stopped = await rc.app.waitForState(room, (s) => s.state === 'stopped' && s.agent === false, { since: leftAt, timeoutMs: 15_000 });
+    expect(stopped.at - leftAt).toBeGreaterThanOrEqual(3_000);
+    await rc.agent.waitFor(/room empty: leaving/, 1_000);
+    // Every other room was stopped before: no decoder of the agent's may be left running.
+    await waitFor(() => descendants(rc.agent.child.pid as number, 'ffmpeg').length === 0, 'the decoders to exit', 5_000);
+  });
+
+  it('a Mosquitto restart: the bridge reconnects and commands flow again', async () => {
+    const room = 'after-broker-restart';
+    const listener = await rc.listen(room);
+    const restartedAt = Date.now();
+    await rc.broker.restart(500);
+    await rc.bridge.waitFor(/mqtt connected/, 15_000);
+    // The app's client reconnects by itself and resubscribes; its command goes through.
+    const sent = rc.app.send(room, { type: 'start_continuous_music', genre: 'rock' });
+    expect(await sent.final).toMatchObject({ status: 'done', ok: true });
+    await listener.waitForTone(1320, { since: sent.at });
+    console.log(`broker restart → music again: ${Date.now() - restartedAt} ms`);
+    rc.app.send(room, { type: 'stop_continuous_music' });
+  });
+
+  it("a bridge that dies is announced offline by its Last Will", async () => {
+    const presence = () => [...rc.app.bridgeStates.values()];
+    await waitFor(() => presence().some((p) => p.state === 'online'), 'the bridge online');
+    rc.bridge.child.kill('SIGKILL');
+    await waitFor(() => presence().length > 0 && presence().every((p) => p.state === 'offline'), 'the bridge offline');
+  });
+});
+
+/** Processes named `name` below `pid`. */
+function descendants(pid: number, name: string): number[] {
+  const table = spawnSync('ps', ['-e', '-o', 'pid=,ppid=,comm=']).stdout.toString().trim().split('\n');
+  const rows = table.map((line) => line.trim().split(/\s+/)).map(([p, pp, comm]) => ({ pid: Number(p), ppid: Number(pp), comm }));
+  const below = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of rows) {
+      if (below.has(r.ppid) && !below.has(r.pid)) {
+        below.add(r.pid);
+        grew = true;
+      }
+    }
+  }
+  return rows.filter((r) => below.has(r.pid) && r.comm === name).map((r) => r.pid);
+}
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

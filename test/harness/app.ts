@@ -22,6 +22,8 @@ export class App {
   readonly replies: Array<{ topic: string; reply: Reply }> = [];
   /** Every state update seen on `<base>/<session>/state`, per session. */
   readonly states = new Map<string, StateUpdate[]>();
+  /** The retained presence of each bridge replica, by client id. */
+  readonly bridgeStates = new Map<string, { state: string }>();
   private readonly pending = new Map<string, (r: Reply) => void>();
   private readonly responseTopic = `app-test/${randomUUID()}/responses`;
 
@@ -34,6 +36,10 @@ export class App {
     const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 500, ...options });
     const app = new App(client, base);
     client.on('message', (topic, payload, packet) => {
+      if (topic.startsWith(`${base}/bridge/`)) {
+        app.bridgeStates.set(topic, JSON.parse(payload.toString()) as { state: string });
+        return;
+      }
       if (topic.endsWith('/state')) {
         const session = topic.split('/').at(-2) as string;
         app.states.set(session, [...(app.states.get(session) ?? []), { at: Date.now(), state: JSON.parse(payload.toString()) as Record<string, unknown> }]);
@@ -47,7 +53,7 @@ export class App {
         app.replies.push({ topic, reply });
       }
     });
-    await client.subscribeAsync([`${base}/+/reply`, `${base}/+/state`, app.responseTopic], { qos: 1 });
+    await client.subscribeAsync([`${base}/+/reply`, `${base}/+/state`, `${base}/bridge/+/state`, app.responseTopic], { qos: 1 });
     return app;
   }
 

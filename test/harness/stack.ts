@@ -69,6 +69,8 @@ export interface Broker {
   url: string;
   port: number;
   proc: Proc;
+  /** Stops the broker and starts it again on the same port. */
+  restart(downMs?: number): Promise<void>;
 }
 
 export async function startMosquitto(host = testHost(), extraConfig: string[] = ['allow_anonymous true']): Promise<Broker> {
@@ -77,9 +79,22 @@ export async function startMosquitto(host = testHost(), extraConfig: string[] = 
   mkdirSync(dir, { recursive: true });
   const config = join(dir, `mosquitto-${port}.conf`);
   writeFileSync(config, [`listener ${port} ${host}`, 'persistence false', ...extraConfig, ''].join('\n'));
-  const proc = startProcess('mosquitto', mosquittoBinary(), ['-c', config, '-v']);
-  await proc.waitFor(/running|Opening ipv4 listen socket/, 10_000);
-  return { url: `mqtt://${host}:${port}`, port, proc };
+  const launch = async () => {
+    const proc = startProcess('mosquitto', mosquittoBinary(), ['-c', config, '-v']);
+    await proc.waitFor(/running|Opening ipv4 listen socket/, 10_000);
+    return proc;
+  };
+  const broker: Broker = {
+    url: `mqtt://${host}:${port}`,
+    port,
+    proc: await launch(),
+    async restart(downMs = 0) {
+      await broker.proc.stop();
+      await new Promise((r) => setTimeout(r, downMs));
+      broker.proc = await launch();
+    },
+  };
+  return broker;
 }
 
 export interface RoomcastEnv {
