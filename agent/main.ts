@@ -6,6 +6,8 @@ import { resolveFfmpeg } from '../src/ffmpeg.js';
 import { createLogger } from '../src/log.js';
 import { Catalog } from '../src/music/catalog.js';
 import { startupStep } from '../src/startup.js';
+import { METRICS_PORT_ENV, collectJobMetrics, createAgentMetrics } from '../src/ops/agentMetrics.js';
+import { startOpsServer } from '../src/ops/httpServer.js';
 import { LIVEKIT_TARGET_LOAD, roomLoad } from '../src/livekit/workerLoad.js';
 
 const config = await startupStep(() => loadAgentConfig());
@@ -13,6 +15,11 @@ const log = createLogger('agent', config.log);
 const ffmpeg = await startupStep(() => resolveFfmpeg(config.ffmpegPath));
 const catalog = await startupStep(() => Catalog.load(config.catalog));
 log.info({ ffmpeg: ffmpeg.origin, songs: catalog.songs.length, agentName: config.livekit.agentName }, 'starting agent worker');
+
+// Job processes are forked from this one and inherit the variable that tells them where to report.
+const metrics = createAgentMetrics();
+process.env[METRICS_PORT_ENV] = String(await collectJobMetrics(metrics));
+await startupStep(() => startOpsServer({ host: config.http.host, port: config.metricsPort, registry: metrics.registry, unhealthy: () => undefined }));
 
 cli.runApp(
   new ServerOptions({
@@ -23,7 +30,10 @@ cli.runApp(
     apiSecret: config.livekit.apiSecret,
     host: config.http.host,
     port: config.http.port,
-    loadFunc: async (worker) => roomLoad(worker.activeJobs.length, config.maxRooms),
+    loadFunc: async (worker) => {
+      metrics.activeRooms.set(worker.activeJobs.length);
+      return roomLoad(worker.activeJobs.length, config.maxRooms);
+    },
     loadThreshold: LIVEKIT_TARGET_LOAD,
     numIdleProcesses: config.idleProcesses,
     requestFunc: async (req) => {

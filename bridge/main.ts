@@ -4,11 +4,16 @@ import { createLogger } from '../src/log.js';
 import { RoomAgents } from '../src/livekit/roomAgents.js';
 import { Bridge } from '../src/mqtt/bridge.js';
 import { startupStep } from '../src/startup.js';
+import { createBridgeMetrics } from '../src/ops/bridgeMetrics.js';
+import { startOpsServer } from '../src/ops/httpServer.js';
 
 const config = await startupStep(() => loadBridgeConfig());
 const log = createLogger('bridge', config.log);
-const bridge = new Bridge(config, new RoomAgents(config.livekit, log), log);
+const metrics = createBridgeMetrics();
+const bridge = new Bridge(config, new RoomAgents(config.livekit, log), log, metrics);
 await startupStep(() => bridge.start());
+await startupStep(() => startOpsServer({ ...config.http, registry: metrics.registry, unhealthy: () => bridge.unhealthy() }));
+log.info({ port: config.http.port }, 'serving /metrics and /healthz');
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -42,6 +42,8 @@ const mqttSchema = z.object({
 const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.shape).extend({
   AGENT_JOIN_TIMEOUT_MS: positiveMs.default(20_000),
   COMMAND_RESULT_TIMEOUT_MS: positiveMs.default(30_000),
+  BRIDGE_HTTP_HOST: z.string().default('0.0.0.0'),
+  BRIDGE_HTTP_PORT: port.default(8090),
   STATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
 });
 
@@ -49,6 +51,7 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   MUSIC_CATALOG: z.string({ message: 'is required: a path or http(s) URL of a JSON catalog' }).min(1),
   AGENT_HTTP_HOST: z.string().default('0.0.0.0'),
   AGENT_HTTP_PORT: port.default(8081),
+  AGENT_METRICS_PORT: port.default(8091),
   AGENT_MAX_ROOMS: z.coerce.number().int().min(1).max(10_000).default(50),
   AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(32).default(2),
   AGENT_CONTROL_IDENTITIES: z
@@ -123,6 +126,7 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env) {
     },
     agentJoinTimeoutMs: e.AGENT_JOIN_TIMEOUT_MS,
     resultTimeoutMs: e.COMMAND_RESULT_TIMEOUT_MS,
+    http: { host: e.BRIDGE_HTTP_HOST, port: e.BRIDGE_HTTP_PORT },
     statePollMs: e.STATE_POLL_MS,
   };
 }
@@ -134,6 +138,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     livekit: livekitSection(e),
     catalog: e.MUSIC_CATALOG,
     http: { host: e.AGENT_HTTP_HOST, port: e.AGENT_HTTP_PORT },
+    metricsPort: e.AGENT_METRICS_PORT,
     maxRooms: e.AGENT_MAX_ROOMS,
     controlIdentities: e.AGENT_CONTROL_IDENTITIES,
     emptyRoomMs: e.AGENT_EMPTY_ROOM_MS,

@@ -7,6 +7,7 @@ import { loadAgentConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { Catalog } from '../music/catalog.js';
 import { RoomSession } from './roomSession.js';
+import { MetricsReporter } from '../ops/agentMetrics.js';
 
 let catalog: Promise<Catalog> | undefined;
 const loadCatalog = (location: string) => (catalog ??= Catalog.load(location));
@@ -19,9 +20,13 @@ export default defineAgent({
   entry: async (ctx: JobContext) => {
     const config = loadAgentConfig();
     const log = createLogger('agent', config.log).child({ room: ctx.job.room?.name, job: ctx.job.id });
-    const session = new RoomSession(ctx.room, { catalog: await loadCatalog(config.catalog), config, log });
+    const metrics = new MetricsReporter();
+    const session = new RoomSession(ctx.room, { catalog: await loadCatalog(config.catalog), config, log, metrics });
     session.listen();
-    ctx.addShutdownCallback(() => session.close());
+    ctx.addShutdownCallback(async () => {
+      await session.close();
+      metrics.close();
+    });
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_NONE);
     await session.publish();
     session.leaveWhenEmpty(() => ctx.shutdown('room empty'));

@@ -19,6 +19,7 @@ import { parseCommand, type Command } from '../protocol/commands.js';
 import { AGENT_ATTRIBUTE, CONFIRMATION_TYPE, MUSIC_CONTROL_TOPIC, RESULTS_ATTRIBUTE, RESULTS_KEPT, STATE_ATTRIBUTE, encodeJson, type Confirmation } from '../protocol/messages.js';
 import { CHANNELS, SAMPLE_RATE } from '../playout/decoder.js';
 import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
+import type { MetricsReporter } from '../ops/agentMetrics.js';
 
 export const MUSIC_TRACK_NAME = 'music';
 const STATE_THROTTLE_MS = 100;
@@ -29,6 +30,7 @@ export interface RoomSessionDeps {
   catalog: Catalog;
   config: AgentConfig;
   log: Logger;
+  metrics: MetricsReporter;
 }
 
 export class RoomSession {
@@ -92,6 +94,7 @@ export class RoomSession {
     this.player = new RoomPlayer({ sink: this.source, catalog: this.deps.catalog, config: this.deps.config, log: this.deps.log });
     this.player.on('event', (event) => this.onPlayerEvent(event));
     this.player.on('status', () => this.scheduleStatePublish());
+    this.player.on('underrun', (source) => this.deps.metrics.report({ kind: 'underrun', source }));
     this.markReady();
     // Announce readiness last: the bridge delivers commands only once it sees this attribute,
     // because LiveKit drops data packets for a participant whose connection is not up yet.
@@ -151,6 +154,7 @@ export class RoomSession {
   private async run(command: Command): Promise<void> {
     await this.ready;
     const log = this.deps.log.child({ request_id: command.request_id, command: command.type });
+    const startedAt = performance.now();
     let confirmation: Confirmation;
     try {
       confirmation = { type: CONFIRMATION_TYPE[command.type], ...(await (this.player as RoomPlayer).apply(command)) };
@@ -159,6 +163,7 @@ export class RoomSession {
     }
     if (command.request_id) confirmation.request_id = command.request_id;
     log.info({ ok: confirmation.ok, message: confirmation.message }, 'command applied');
+    this.deps.metrics.report({ kind: 'command', command: command.type, ok: confirmation.ok, seconds: (performance.now() - startedAt) / 1000 });
     if (command.request_id) this.remember(command.request_id, confirmation);
     await this.send(confirmation);
     await this.recordResult(confirmation);
@@ -166,6 +171,11 @@ export class RoomSession {
 
   private onPlayerEvent(event: MusicEvent): void {
     this.deps.log.info({ event }, 'music event');
+    const status = this.player?.status();
+    const source = status && 'source' in status ? status.source : 'playlist';
+    if (event.type === 'track_started') this.deps.metrics.report({ kind: 'track', source, outcome: 'started' });
+    if (event.type === 'track_ended') this.deps.metrics.report({ kind: 'track', source, outcome: event.reason });
+    if (event.type === 'source_state' && event.state === 'connected') this.deps.metrics.report({ kind: 'reconnect', source: event.source });
     void this.send(event);
   }
 

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { parseCommand, sessionIdSchema, type Command } from '../protocol/commands.js';
+import { COMMAND_TYPES, parseCommand, sessionIdSchema, type Command, type CommandType } from '../protocol/commands.js';
+import type { BridgeMetrics } from '../ops/bridgeMetrics.js';
 import { encodeJson, type ErrorCode, type Reply } from '../protocol/messages.js';
 import { Topics } from '../protocol/topics.js';
 import { NoAgentError, type AgentView } from '../livekit/roomAgents.js';
@@ -33,11 +34,13 @@ export class Bridge {
     private readonly config: BridgeConfig,
     private readonly delivery: AgentDelivery,
     private readonly log: Logger,
+    private readonly metrics: BridgeMetrics,
   ) {
     this.topics = new Topics(config.mqtt.baseTopic);
     this.watcher = new RoomWatcher({
       read: (room) => delivery.agentView(room),
       onState: (room, state) => this.client?.publish(this.topics.state(room), JSON.stringify(state), { qos: 1, retain: true }),
+      onRoomsChanged: (count) => metrics.roomsWatched.set(count),
       log,
       idleMs: config.statePollMs,
       busyMs: RESULT_POLL_MS,
@@ -67,15 +70,23 @@ export class Bridge {
     client.on('reconnect', () => this.log.info('mqtt reconnecting'));
     const announce = () => client.publishAsync(presence, JSON.stringify({ state: 'online', client_id: id }), { qos: 1, retain: true });
     // After a reconnect too: a restarted broker may have lost the retained message.
+    client.on('close', () => this.metrics.mqttConnected.set(0));
     client.on('connect', () => {
+      this.metrics.mqttConnected.set(1);
       this.log.info('mqtt connected');
       announce().catch((err: Error) => this.log.warn({ err: err.message }, 'could not announce the bridge online'));
     });
     // Replicas share one subscription: the broker hands each command to one of them.
     const subscription = shareGroup ? `$share/${shareGroup}/${this.topics.allCommands}` : this.topics.allCommands;
     await client.subscribeAsync(subscription, { qos: 1 });
+    this.metrics.mqttConnected.set(1);
     await announce();
     this.log.info({ subscription, clientId: id }, 'bridge ready');
+  }
+
+  /** Why the bridge cannot do its job right now, or undefined when it can. */
+  unhealthy(): string | undefined {
+    return this.client?.connected ? undefined : 'not connected to the MQTT broker';
   }
 
   async stop(): Promise<void> {
@@ -91,7 +102,11 @@ export class Bridge {
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const session = this.topics.sessionOf(topic);
     if (session === undefined) return;
-    const reply = (r: Omit<Reply, 'type' | 'session_id'>) => this.reply(session, packet, { type: 'reply', session_id: session, ...r });
+    const receivedAt = performance.now();
+    const reply = (r: Omit<Reply, 'type' | 'session_id'>) => {
+      this.count(r, (performance.now() - receivedAt) / 1000);
+      this.reply(session, packet, { type: 'reply', session_id: session, ...r });
+    };
     const fail = (code: ErrorCode, reason: string, command?: string, requestId?: string) => {
       this.log.warn({ session_id: session, request_id: requestId, command, code, reason }, 'command rejected');
       reply({ command, ok: false, status: 'error', message: reason, request_id: requestId, error: { code, reason } });
@@ -123,6 +138,13 @@ export class Bridge {
         else reply({ command: command.type, ok: false, status: 'error', message: result.message, request_id: requestId, error: { code: 'command_failed', reason: result.message }, result });
       });
     });
+  }
+
+  private count(reply: Omit<Reply, 'type' | 'session_id'>, seconds: number): void {
+    // Only known types become label values: anything else would let clients grow the series.
+    const command = COMMAND_TYPES.includes(reply.command as CommandType) ? (reply.command as string) : 'invalid';
+    this.metrics.commands.inc({ command, outcome: reply.error?.code ?? reply.status });
+    if (reply.status !== 'error') this.metrics.latency.observe({ command, stage: reply.status }, seconds);
   }
 
   private async deliver(room: string, command: Command): Promise<'present' | 'dispatched'> {

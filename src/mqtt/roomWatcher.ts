@@ -11,6 +11,7 @@ import type { Confirmation } from '../protocol/messages.js';
 export interface RoomWatcherOptions {
   read(room: string): Promise<AgentView | undefined>;
   onState(room: string, state: Record<string, unknown>): void;
+  onRoomsChanged?(count: number): void;
   log: Logger;
   idleMs: number;
   busyMs: number;
@@ -55,6 +56,7 @@ export class RoomWatcher {
     if (!watched) {
       watched = { pending: new Map(), polling: false };
       this.rooms.set(room, watched);
+      this.options.onRoomsChanged?.(this.rooms.size);
       this.schedule(room, watched, 0);
     }
     return watched;
@@ -100,6 +102,7 @@ export class RoomWatcher {
     }
     if (!view && watched.pending.size === 0) {
       this.rooms.delete(room);
+      this.options.onRoomsChanged?.(this.rooms.size);
       return;
     }
     this.schedule(room, watched, watched.pending.size > 0 ? this.options.busyMs : this.options.idleMs);

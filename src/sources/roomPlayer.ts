@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Catalog } from '../music/catalog.js';
 import type { Command, StartCommand } from '../protocol/commands.js';
 import { pickLyriaSettings } from '../protocol/lyriaSettings.js';
-import type { Confirmation, SourceNotice, SourceStateEvent, TrackEvent } from '../protocol/messages.js';
+import type { Confirmation, SourceKind, SourceNotice, SourceStateEvent, TrackEvent } from '../protocol/messages.js';
 import { LyriaSource } from './lyria/lyriaSource.js';
 import { defaultPrompts } from './lyria/prompts.js';
 import { PlaylistSource } from './playlistSource.js';
@@ -22,6 +22,7 @@ export type RoomStatus = (SourceStatus | { state: 'stopped' }) & { last_notice?:
 export interface RoomPlayerEvents {
   event: [MusicEvent];
   status: [RoomStatus];
+  underrun: [SourceKind];
 }
 
 export interface RoomPlayerDeps {
@@ -140,6 +141,7 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
       this.emit('status', this.status());
     });
     source.on('state', () => this.emit('status', this.status()));
+    source.on('underrun', () => this.emit('underrun', source.kind));
     return source;
   }
 

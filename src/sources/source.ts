@@ -26,6 +26,8 @@ export interface SourceEvents {
   state: [SourceStatus];
   notice: [SourceNotice];
   sourceState: [SourceStateEvent];
+  /** The source ran dry while playing (the room heard a gap). */
+  underrun: [];
 }
 
 export interface MusicSource extends EventEmitter<SourceEvents> {

@@ -194,5 +194,7 @@ describe('Lyria RealTime', () => {
     const confirmation = await listener.waitForMessage((m) => m.type === 'music_config_set', { since: sent.at });
     expect(confirmation.body).toMatchObject({ ok: false, message: expect.stringMatching(/applies to Lyria music/) });
     rc.app.send(room, { type: 'stop_continuous_music' });
+    const metrics = await (await fetch(`${rc.agent.opsUrl}/metrics`)).text();
+    expect(Number(/^roomcast_agent_source_reconnects_total\{source="lyria"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
   });
 });

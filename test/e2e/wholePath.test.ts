@@ -187,6 +187,32 @@ describe('bad input', () => {
   });
 });
 
+describe('operations endpoints', () => {
+  const metric = (text: string, name: string, labels: string) => {
+    const selector = labels ? `\\{${labels}\\}` : '';
+    return Number(new RegExp(`^${name}${selector} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  };
+
+  it('the bridge serves /healthz and counts commands by type and outcome in /metrics', async () => {
+    const health = await fetch(`${rc.bridge.opsUrl}/healthz`);
+    expect([health.status, await health.text()]).toEqual([200, 'ok']);
+    const text = await (await fetch(`${rc.bridge.opsUrl}/metrics`)).text();
+    expect(metric(text, 'roomcast_bridge_commands_total', 'command="start_continuous_music",outcome="done"')).toBeGreaterThanOrEqual(3);
+    expect(metric(text, 'roomcast_bridge_commands_total', 'command="invalid",outcome="invalid_command"')).toBeGreaterThanOrEqual(3);
+    expect(metric(text, 'roomcast_bridge_commands_total', 'command="skip_music",outcome="command_failed"')).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'roomcast_bridge_command_seconds_count', 'command="skip_music",stage="done"')).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'roomcast_bridge_mqtt_connected', '')).toBe(1);
+  });
+
+  it('the agent worker serves the metrics its rooms report', async () => {
+    const text = await (await fetch(`${rc.agent.opsUrl}/metrics`)).text();
+    expect(metric(text, 'roomcast_agent_commands_total', 'command="start_continuous_music",ok="true"')).toBeGreaterThanOrEqual(3);
+    expect(metric(text, 'roomcast_agent_tracks_total', 'source="playlist",outcome="skipped"')).toBeGreaterThanOrEqual(2);
+    expect(metric(text, 'roomcast_agent_tracks_total', 'source="playlist",outcome="finished"')).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^roomcast_agent_rooms_active \d+$/m);
+  });
+});
+
 describe('when things go away', () => {
   it('an emptied room: the agent leaves, stops its decoders, and the retained state says stopped', async () => {
     const room = 'emptying';

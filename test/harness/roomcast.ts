@@ -4,15 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from './app.js';
 import { Listener } from './listener.js';
-import type { Proc } from './processes.js';
-import { API_KEY, API_SECRET, startAgent, startBridge, startLiveKit, startMosquitto, type Broker, type LiveKitServer, type RoomcastEnv } from './stack.js';
+import { API_KEY, API_SECRET, startAgent, startBridge, startLiveKit, startMosquitto, type Broker, type LiveKitServer, type RoomcastEnv, type RoomcastProc } from './stack.js';
 import { makeToneCatalog, type ToneSong, type ToneSpec } from './tones.js';
 
 export interface Roomcast {
   livekit: LiveKitServer;
   broker: Broker;
-  agent: Proc;
-  bridge: Proc;
+  agent: RoomcastProc;
+  bridge: RoomcastProc;
   app: App;
   songs: ToneSong[];
   env: RoomcastEnv;

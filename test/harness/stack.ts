@@ -120,19 +120,26 @@ function roomcastEnv(env: RoomcastEnv): NodeJS.ProcessEnv {
 
 const DIST = join(process.cwd(), 'dist');
 
-export async function startAgent(env: RoomcastEnv, name = 'agent'): Promise<Proc> {
-  const port = await freePort('127.0.0.1');
+/** A Roomcast process, with the URL of its /metrics and /healthz server. */
+export interface RoomcastProc extends Proc {
+  opsUrl: string;
+}
+
+export async function startAgent(env: RoomcastEnv, name = 'agent'): Promise<RoomcastProc> {
+  const [port, metricsPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
   const proc = startProcess(name, process.execPath, [join(DIST, 'agent/main.js'), 'start'], {
     ...roomcastEnv(env),
     AGENT_HTTP_HOST: '127.0.0.1',
     AGENT_HTTP_PORT: String(port),
+    AGENT_METRICS_PORT: String(metricsPort),
   });
   await proc.waitFor(/registered worker/, 30_000);
-  return proc;
+  return Object.assign(proc, { opsUrl: `http://127.0.0.1:${metricsPort}` });
 }
 
-export async function startBridge(env: RoomcastEnv, name = 'bridge'): Promise<Proc> {
-  const proc = startProcess(name, process.execPath, [join(DIST, 'bridge/main.js')], roomcastEnv(env));
+export async function startBridge(env: RoomcastEnv, name = 'bridge'): Promise<RoomcastProc> {
+  const port = await freePort('127.0.0.1');
+  const proc = startProcess(name, process.execPath, [join(DIST, 'bridge/main.js')], { ...roomcastEnv(env), BRIDGE_HTTP_HOST: '127.0.0.1', BRIDGE_HTTP_PORT: String(port) });
   await proc.waitFor(/bridge ready/, 20_000);
-  return proc;
+  return Object.assign(proc, { opsUrl: `http://127.0.0.1:${port}` });
 }

@@ -252,7 +252,9 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
         continue;
       }
       const data = new Int16Array(SAMPLES_PER_FRAME * OUTPUT_CHANNELS);
+      const underruns = this.buffer.underruns;
       const audible = this.buffer.read(data);
+      if (this.buffer.underruns > underruns) this.emit('underrun');
       await this.sink.captureFrame(new AudioFrame(data, OUTPUT_RATE, OUTPUT_CHANNELS, SAMPLES_PER_FRAME));
       if (audible) this.firstAudio.open();
     }

@@ -1,0 +1,93 @@
+/**
+ * The agent's Prometheus metrics. Rooms run in job processes of @livekit/agents, which the worker
+ * forks and owns, so job processes report events as small UDP datagrams on 127.0.0.1 to the
+ * worker process, which keeps the counters and serves /metrics for all of them.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type AgentMetricEvent =
+  | { kind: 'command'; command: string; ok: boolean; seconds: number }
+  | { kind: 'track'; source: string; outcome: string }
+  | { kind: 'underrun'; source: string }
+  | { kind: 'reconnect'; source: string };
+
+/** The variable through which job processes learn where to report. */
+export const METRICS_PORT_ENV = 'ROOMCAST_METRICS_UDP_PORT';
+
+export function createAgentMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'roomcast_agent_' });
+  const commands = new Counter({ name: 'roomcast_agent_commands_total', help: 'Commands applied, by type and result', labelNames: ['command', 'ok'] as const, registers: [registry] });
+  const commandSeconds = new Histogram({
+    name: 'roomcast_agent_command_seconds',
+    help: 'Time to apply a command in the room (a start: until the first audio frame)',
+    labelNames: ['command'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const tracks = new Counter({ name: 'roomcast_agent_tracks_total', help: 'Track events, by source and outcome (started, finished, skipped, stopped, failed)', labelNames: ['source', 'outcome'] as const, registers: [registry] });
+  const underruns = new Counter({ name: 'roomcast_agent_underruns_total', help: 'Times a source ran dry while playing', labelNames: ['source'] as const, registers: [registry] });
+  const reconnects = new Counter({ name: 'roomcast_agent_source_reconnects_total', help: 'Sessions of a generative source (Lyria) restored after a drop', labelNames: ['source'] as const, registers: [registry] });
+  const activeRooms = new Gauge({ name: 'roomcast_agent_rooms_active', help: 'Rooms this worker plays in', registers: [registry] });
+  return {
+    registry,
+    activeRooms,
+    record(event: AgentMetricEvent): void {
+      switch (event.kind) {
+        case 'command':
+          commands.inc({ command: event.command, ok: String(event.ok) });
+          commandSeconds.observe({ command: event.command }, event.seconds);
+          break;
+        case 'track':
+          tracks.inc({ source: event.source, outcome: event.outcome });
+          break;
+        case 'underrun':
+          underruns.inc({ source: event.source });
+          break;
+        case 'reconnect':
+          reconnects.inc({ source: event.source });
+          break;
+      }
+    },
+  };
+}
+
+export type AgentMetrics = ReturnType<typeof createAgentMetrics>;
+
+/** In the worker process: receives job processes' events; returns the UDP port. */
+export async function collectJobMetrics(metrics: AgentMetrics): Promise<number> {
+  const socket = createSocket('udp4');
+  socket.on('message', (data) => {
+    try {
+      metrics.record(JSON.parse(data.toString()) as AgentMetricEvent);
+    } catch {
+      // not ours: ignore
+    }
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  socket.unref();
+  return socket.address().port;
+}
+
+/** In a job process: sends events to the worker process (a no-op when it does not listen). */
+export class MetricsReporter {
+  private readonly socket: Socket | undefined;
+  private readonly port: number;
+
+  constructor(port = Number(process.env[METRICS_PORT_ENV] ?? 0)) {
+    this.port = port;
+    if (port > 0) {
+      this.socket = createSocket('udp4');
+      this.socket.unref();
+    }
+  }
+
+  report(event: AgentMetricEvent): void {
+    this.socket?.send(JSON.stringify(event), this.port, '127.0.0.1');
+  }
+
+  close(): void {
+    this.socket?.close();
+  }
+}

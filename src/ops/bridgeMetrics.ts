@@ -1,0 +1,27 @@
+/** The bridge's Prometheus metrics. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createBridgeMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'roomcast_bridge_' });
+  return {
+    registry,
+    commands: new Counter({
+      name: 'roomcast_bridge_commands_total',
+      help: 'Commands received, by type and outcome (accepted, done, or an error code)',
+      labelNames: ['command', 'outcome'] as const,
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'roomcast_bridge_command_seconds',
+      help: 'From MQTT receipt to the accepted (delivered) and done (confirmed) replies',
+      labelNames: ['command', 'stage'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    mqttConnected: new Gauge({ name: 'roomcast_bridge_mqtt_connected', help: '1 while connected to the MQTT broker', registers: [registry] }),
+    roomsWatched: new Gauge({ name: 'roomcast_bridge_rooms_watched', help: 'Rooms whose state the bridge follows', registers: [registry] }),
+  };
+}
+
+export type BridgeMetrics = ReturnType<typeof createBridgeMetrics>;

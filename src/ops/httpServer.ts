@@ -1,0 +1,32 @@
+/** The operations endpoint of a process: Prometheus `/metrics` and `/healthz`. */
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export interface OpsServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  /** undefined when healthy, else why not (answered with 503). */
+  unhealthy: () => string | undefined;
+}
+
+export async function startOpsServer({ host, port, registry, unhealthy }: OpsServerOptions): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      registry
+        .metrics()
+        .then((body) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(body))
+        .catch((err: Error) => res.writeHead(500).end(err.message));
+    } else if (req.url === '/healthz') {
+      const problem = unhealthy();
+      res.writeHead(problem ? 503 : 200, { 'Content-Type': 'text/plain' }).end(problem ?? 'ok');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return server;
+}
