@@ -158,5 +158,16 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
+/** What `roomcast send` needs: the broker. */
+export function loadMqttClientConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = parse(commonSchema.extend(mqttSchema.shape), env);
+  return { url: e.MQTT_URL, username: e.MQTT_USERNAME, password: e.MQTT_PASSWORD, baseTopic: e.MQTT_BASE_TOPIC };
+}
+
+/** What `roomcast token` needs: the LiveKit key and secret (and the URL, for a join link). */
+export function loadTokenConfig(env: NodeJS.ProcessEnv = process.env) {
+  return livekitSection(parse(livekitSchema, env));
+}
+
 export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
 export type AgentConfig = ReturnType<typeof loadAgentConfig>;

@@ -63,6 +63,12 @@ describe('Mosquitto with the shipped ACL', () => {
     await app.publishAsync('roomcast/room-a/command', '{"type":"dance"}', { qos: 1 });
     const [reply] = await replies;
     expect(JSON.parse(reply ?? '{}')).toMatchObject({ ok: false, error: { code: 'invalid_command' } });
+    // An MQTT 5 Response Topic under the session's reply topic gets the reply too.
+    const responseTopic = 'roomcast/room-a/reply/app-1';
+    await app.subscribeAsync(responseTopic, { qos: 1 });
+    const responses = received(app, responseTopic, 1_500);
+    await app.publishAsync('roomcast/room-a/command', '{"type":"dance"}', { qos: 1, properties: { responseTopic, correlationData: Buffer.from('c-1') } });
+    expect(await responses).toHaveLength(1);
   });
 
   it('does not let an app command another session', async () => {

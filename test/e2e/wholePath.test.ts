@@ -3,6 +3,9 @@
  * ffmpeg → `music` track → a real rtc-node listener that checks the tone it hears.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTone, type Listener } from '../harness/listener.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
@@ -210,6 +213,47 @@ describe('operations endpoints', () => {
     expect(metric(text, 'roomcast_agent_tracks_total', 'source="playlist",outcome="skipped"')).toBeGreaterThanOrEqual(2);
     expect(metric(text, 'roomcast_agent_tracks_total', 'source="playlist",outcome="finished"')).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^roomcast_agent_rooms_active \d+$/m);
+  });
+});
+
+describe('the roomcast CLI', () => {
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+
+  it('send prints the replies and the state, and exits 0 once the command is done', async () => {
+    const room = 'cli-room';
+    const listener = await rc.listen(room);
+    const run = cli(['send', room, 'start', '--genre', 'rock', '--follow', '1'], { MQTT_URL: rc.broker.url });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/reply {2}accepted/);
+    expect(run.stdout).toMatch(/reply {2}done {5}Started continuous music streaming \(rock\)/);
+    expect(run.stdout).toMatch(/state {2}\{.*"state":"playing"/);
+    await listener.waitForTone(1320);
+    const refused = cli(['send', room, 'config', '--bpm', '500'], { MQTT_URL: rc.broker.url });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/field "bpm"/);
+    expect(cli(['send', room, 'stop'], { MQTT_URL: rc.broker.url }).status).toBe(0);
+  });
+
+  it('token mints a subscribe-only token for one room', () => {
+    const run = cli(['token', 'some-room', '--ttl', '15m'], { LIVEKIT_URL: rc.livekit.url, LIVEKIT_API_KEY: 'roomcast-test', LIVEKIT_API_SECRET: API_SECRET });
+    expect(run.status, run.stderr).toBe(0);
+    const claims = JSON.parse(Buffer.from(run.stdout.trim().split('.')[1] as string, 'base64url').toString()) as { exp: number; nbf: number; video: Record<string, unknown> };
+    expect(claims.video).toMatchObject({ room: 'some-room', roomJoin: true, canSubscribe: true, canPublish: false, canPublishData: false });
+    expect(claims.exp - claims.nbf).toBe(15 * 60);
+  });
+
+  it('check-catalog decodes every song and names the ones that fail', () => {
+    const ok = cli(['check-catalog', rc.env.catalog]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/4 of 4 songs play/);
+    const dir = mkdtempSync(join(tmpdir(), 'roomcast-bad-catalog-'));
+    const bad = join(dir, 'catalog.json');
+    writeFileSync(bad, JSON.stringify([{ id: 'gone', title: 'Gone', url: 'missing.mp3' }, ...rc.songs.slice(0, 1)]));
+    const run = cli(['check-catalog', bad]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/FAIL gone .*missing\.mp3/);
+    expect(run.stdout).toMatch(/1 of 2 songs play/);
   });
 });
 
