@@ -2,6 +2,7 @@
  * The bridge's view of LiveKit, through the server API only (it never joins a room): make sure a
  * Roomcast agent is in a room, and deliver packets to it.
  */
+import { ParticipantInfo_Kind } from '@livekit/protocol';
 import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, TwirpError, type ParticipantInfo } from 'livekit-server-sdk';
 import type { LiveKitConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -11,6 +12,12 @@ import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC, RESULTS_ATTRIBUTE, STATE_ATTRIBUT
 export interface AgentView {
   state: Record<string, unknown>;
   results: Confirmation[];
+}
+
+/** What the bridge sees of a room: whether it exists, who listens, and its agent if any. */
+export interface RoomView {
+  listeners: number;
+  agent?: AgentView;
 }
 
 export class NoAgentError extends Error {
@@ -44,16 +51,18 @@ export class RoomAgents {
    * (no worker, or every worker at its target load) without a trace, so a dispatch that has not
    * produced an agent after REDISPATCH_MS is replaced.
    */
-  async ensureAgent(room: string, timeoutMs: number): Promise<'present' | 'dispatched'> {
+  async ensureAgent(room: string, timeoutMs: number, { replaceDispatch = false } = {}): Promise<'present' | 'dispatched'> {
     const participants = await this.participants(room);
     if (participants?.some((p) => this.isOurAgent(p))) return 'present';
     const deadline = Date.now() + timeoutMs;
     // Listing the dispatches of a room that does not exist stalls for 3 s in livekit-server,
     // and listParticipants cannot tell such a room from an empty one: only look when occupied.
-    let dispatchedAt = participants?.length && (await this.hasDispatch(room)) ? Date.now() : 0;
+    // A caller that knows the room's agent died asks to replace its dispatch at once.
+    let dispatchedAt = !replaceDispatch && participants?.length && (await this.hasDispatch(room)) ? Date.now() : 0;
+    if (replaceDispatch && participants?.length) dispatchedAt = -REDISPATCH_MS;
     while (Date.now() < deadline) {
       if (Date.now() - dispatchedAt >= REDISPATCH_MS) {
-        await this.redispatch(room, dispatchedAt > 0);
+        await this.redispatch(room, dispatchedAt !== 0);
         dispatchedAt = Date.now();
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
@@ -62,11 +71,13 @@ export class RoomAgents {
     throw new NoAgentError(`no Roomcast agent "${this.config.agentName}" joined room "${room}" within ${timeoutMs} ms; is an agent worker running?`);
   }
 
-  /** The room's agent as its attributes show it, or undefined when the room has none. */
-  async agentView(room: string): Promise<AgentView | undefined> {
-    const agent = (await this.participants(room))?.find((p) => this.isOurAgent(p));
-    if (!agent) return undefined;
-    return { state: parseJson(agent.attributes[STATE_ATTRIBUTE], {}), results: parseJson(agent.attributes[RESULTS_ATTRIBUTE], []) };
+  /** The room as the server API shows it (an empty list for a room that does not exist). */
+  async roomView(room: string): Promise<RoomView> {
+    const participants = (await this.participants(room)) ?? [];
+    const agent = participants.find((p) => this.isOurAgent(p));
+    const listeners = participants.filter((p) => p.kind !== ParticipantInfo_Kind.AGENT).length;
+    if (!agent) return { listeners };
+    return { listeners, agent: { state: parseJson(agent.attributes[STATE_ATTRIBUTE], {}), results: parseJson(agent.attributes[RESULTS_ATTRIBUTE], []) } };
   }
 
   async send(room: string, payload: Uint8Array): Promise<void> {

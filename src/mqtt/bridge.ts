@@ -11,24 +11,31 @@ import { COMMAND_TYPES, parseCommand, sessionIdSchema, type Command, type Comman
 import type { BridgeMetrics } from '../ops/bridgeMetrics.js';
 import { encodeJson, type ErrorCode, type Reply } from '../protocol/messages.js';
 import { Topics } from '../protocol/topics.js';
-import { NoAgentError, type AgentView } from '../livekit/roomAgents.js';
+import { NoAgentError, type RoomView } from '../livekit/roomAgents.js';
+import { nextDesired, type DesiredState } from '../protocol/desired.js';
 import { RoomWatcher } from './roomWatcher.js';
 
 /** What the bridge needs from LiveKit (RoomAgents in production). */
 export interface AgentDelivery {
-  ensureAgent(room: string, timeoutMs: number): Promise<'present' | 'dispatched'>;
+  ensureAgent(room: string, timeoutMs: number, options?: { replaceDispatch?: boolean }): Promise<'present' | 'dispatched'>;
   send(room: string, payload: Uint8Array): Promise<void>;
-  agentView(room: string): Promise<AgentView | undefined>;
+  roomView(room: string): Promise<RoomView>;
 }
 
 const RESULT_POLL_MS = 100;
 const SESSION_EXPIRY_S = 24 * 3600;
+/** At most one restoring delivery per room in this long. */
+const RECONCILE_INTERVAL_MS = 5_000;
+/** A desired state older than this is no longer restored. */
+const DESIRED_MAX_AGE_MS = 24 * 3600 * 1000;
 
 export class Bridge {
   private client: MqttClient | undefined;
   private readonly topics: Topics;
   private readonly roomQueues = new Map<string, Promise<void>>();
   private readonly watcher: RoomWatcher;
+  private readonly desired = new Map<string, DesiredState>();
+  private readonly lastRestore = new Map<string, number>();
 
   constructor(
     private readonly config: BridgeConfig,
@@ -38,7 +45,9 @@ export class Bridge {
   ) {
     this.topics = new Topics(config.mqtt.baseTopic);
     this.watcher = new RoomWatcher({
-      read: (room) => delivery.agentView(room),
+      read: (room) => delivery.roomView(room),
+      reconcile: (room, view) => this.reconcile(room, view),
+      keep: (room) => this.shouldPlay(room) !== undefined,
       onState: (room, state) => this.client?.publish(this.topics.state(room), JSON.stringify(state), { qos: 1, retain: true }),
       onRoomsChanged: (count) => metrics.roomsWatched.set(count),
       log,
@@ -79,6 +88,8 @@ export class Bridge {
     // Replicas share one subscription: the broker hands each command to one of them.
     const subscription = shareGroup ? `$share/${shareGroup}/${this.topics.allCommands}` : this.topics.allCommands;
     await client.subscribeAsync(subscription, { qos: 1 });
+    // Every replica learns every room's desired state (retained), to restore it when needed.
+    await client.subscribeAsync(this.topics.allDesired, { qos: 1 });
     this.metrics.mqttConnected.set(1);
     await announce();
     this.log.info({ subscription, clientId: id }, 'bridge ready');
@@ -100,6 +111,8 @@ export class Bridge {
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const desiredOf = this.topics.sessionIn(topic, 'desired');
+    if (desiredOf !== undefined) return this.onDesired(desiredOf, payload);
     const session = this.topics.sessionOf(topic);
     if (session === undefined) return;
     const receivedAt = performance.now();
@@ -120,8 +133,10 @@ export class Bridge {
     if (command.session_id !== undefined && command.session_id !== session) {
       return fail('session_mismatch', `session_id "${command.session_id}" does not match the topic's "${session}"`, command.type, requestId);
     }
+    const desired = nextDesired(this.desired.get(session), { ...command, request_id: requestId });
     this.enqueue(session, async () => {
       const log = this.log.child({ room: session, session_id: session, request_id: requestId, command: command.type });
+      if (desired) await this.saveDesired(session, desired);
       try {
         const how = await this.deliver(session, { ...command, session_id: session, request_id: requestId });
         log.info({ agent: how }, 'command delivered');
@@ -140,6 +155,55 @@ export class Bridge {
     });
   }
 
+  private onDesired(session: string, payload: Buffer): void {
+    try {
+      const desired = JSON.parse(payload.toString()) as DesiredState;
+      if (typeof desired.playing !== 'boolean') return;
+      this.desired.set(session, desired);
+      if (this.shouldPlay(session)) this.watcher.watch(session);
+    } catch {
+      this.log.warn({ session_id: session }, 'ignored a malformed desired state');
+    }
+  }
+
+  /** Retained on the broker before the command is delivered: it survives every other part. */
+  private async saveDesired(session: string, desired: DesiredState): Promise<void> {
+    this.desired.set(session, desired);
+    await this.client?.publishAsync(this.topics.desired(session), JSON.stringify(desired), { qos: 1, retain: true }).catch((err: Error) => this.log.warn({ session_id: session, err: err.message }, 'could not save the desired state'));
+  }
+
+  /** The start command a room should be playing, if any. */
+  private shouldPlay(room: string) {
+    const desired = this.desired.get(room);
+    if (!desired?.playing || !desired.start?.request_id || Date.now() - desired.updated_at > DESIRED_MAX_AGE_MS) return undefined;
+    return desired.start;
+  }
+
+  /**
+   * Restores a room whose music should be playing but is not: its agent crashed or left, or the
+   * LiveKit server lost the room. Only while someone listens, never while a command of the room is
+   * in flight, and at most every RECONCILE_INTERVAL_MS. The start goes again with its original
+   * request_id, so an agent that did apply it only confirms it again.
+   */
+  private reconcile(room: string, view: RoomView): void {
+    const start = this.shouldPlay(room);
+    if (!start || view.listeners === 0 || this.roomQueues.has(room) || this.watcher.awaiting(room)) return;
+    const agent = view.agent;
+    const lost = !agent || (agent.state.state === 'stopped' && !agent.results.some((r) => r.request_id === start.request_id));
+    if (!lost || Date.now() - (this.lastRestore.get(room) ?? 0) < RECONCILE_INTERVAL_MS) return;
+    this.lastRestore.set(room, Date.now());
+    const log = this.log.child({ room, session_id: room, request_id: start.request_id });
+    log.warn({ agent: agent ? 'stopped' : 'absent' }, 'room is not playing what it should: restoring it');
+    this.enqueue(room, async () => {
+      try {
+        await this.deliver(room, start, { replaceDispatch: !agent });
+        log.info('restoring start delivered');
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'could not restore the room yet');
+      }
+    });
+  }
+
   private count(reply: Omit<Reply, 'type' | 'session_id'>, seconds: number): void {
     // Only known types become label values: anything else would let clients grow the series.
     const command = COMMAND_TYPES.includes(reply.command as CommandType) ? (reply.command as string) : 'invalid';
@@ -147,8 +211,8 @@ export class Bridge {
     if (reply.status !== 'error') this.metrics.latency.observe({ command, stage: reply.status }, seconds);
   }
 
-  private async deliver(room: string, command: Command): Promise<'present' | 'dispatched'> {
-    const how = await this.delivery.ensureAgent(room, this.config.agentJoinTimeoutMs);
+  private async deliver(room: string, command: Command, options: { replaceDispatch?: boolean } = {}): Promise<'present' | 'dispatched'> {
+    const how = await this.delivery.ensureAgent(room, this.config.agentJoinTimeoutMs, options);
     await this.delivery.send(room, encodeJson(command));
     return how;
   }

@@ -1,16 +1,21 @@
 /**
- * Follows the rooms the bridge has sent commands to, through the agent's participant attributes
- * (the bridge never joins a room): it resolves the agent's confirmation of each command, and
- * mirrors the room's music state to a callback whenever it changes. Polls every `busyMs` while a
- * confirmation is awaited, else every `idleMs`; forgets a room once it has no agent.
+ * Follows rooms through the server API and the agent's participant attributes (the bridge never
+ * joins a room): it resolves the agent's confirmation of each command, mirrors the room's music
+ * state to a callback whenever it changes, and hands every reading to `reconcile`. Polls every
+ * `busyMs` while a confirmation is awaited, else every `idleMs`; forgets a room once it has no
+ * agent, unless `keep` says otherwise.
  */
-import type { AgentView } from '../livekit/roomAgents.js';
+import type { RoomView } from '../livekit/roomAgents.js';
 import type { Logger } from '../log.js';
 import type { Confirmation } from '../protocol/messages.js';
 
 export interface RoomWatcherOptions {
-  read(room: string): Promise<AgentView | undefined>;
+  read(room: string): Promise<RoomView>;
   onState(room: string, state: Record<string, unknown>): void;
+  /** Called with every reading, to bring the room to what it should be. */
+  reconcile?(room: string, view: RoomView): void;
+  /** Keep following a room that has no agent (its music should be playing). */
+  keep?(room: string): boolean;
   onRoomsChanged?(count: number): void;
   log: Logger;
   idleMs: number;
@@ -51,6 +56,11 @@ export class RoomWatcher {
     });
   }
 
+  /** True while a confirmation of the room's is awaited. */
+  awaiting(room: string): boolean {
+    return (this.rooms.get(room)?.pending.size ?? 0) > 0;
+  }
+
   watch(room: string): Watched {
     let watched = this.rooms.get(room);
     if (!watched) {
@@ -79,7 +89,7 @@ export class RoomWatcher {
 
   private async poll(room: string, watched: Watched): Promise<void> {
     watched.polling = true;
-    let view: AgentView | undefined;
+    let view: RoomView | undefined;
     try {
       view = await this.options.read(room);
     } catch (err) {
@@ -88,19 +98,21 @@ export class RoomWatcher {
       watched.polling = false;
     }
     if (this.stopped) return;
+    const agent = view?.agent;
+    for (const result of agent?.results ?? []) {
+      const waiters = result.request_id ? watched.pending.get(result.request_id) : undefined;
+      for (const finish of waiters ?? []) finish(result);
+    }
     if (view) {
-      for (const result of view.results) {
-        const waiters = result.request_id ? watched.pending.get(result.request_id) : undefined;
-        for (const finish of waiters ?? []) finish(result);
+      const state = agent ? agent.state : STOPPED_NO_AGENT;
+      const json = JSON.stringify({ ...state, updated_at: undefined });
+      if (json !== watched.lastState) {
+        watched.lastState = json;
+        this.options.onState(room, state);
       }
+      this.options.reconcile?.(room, view);
     }
-    const state = view ? view.state : STOPPED_NO_AGENT;
-    const json = JSON.stringify({ ...state, updated_at: undefined });
-    if (json !== watched.lastState) {
-      watched.lastState = json;
-      this.options.onState(room, state);
-    }
-    if (!view && watched.pending.size === 0) {
+    if (view && !agent && watched.pending.size === 0 && !this.options.keep?.(room)) {
       this.rooms.delete(room);
       this.options.onRoomsChanged?.(this.rooms.size);
       return;

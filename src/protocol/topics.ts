@@ -20,6 +20,23 @@ export class Topics {
     return `${this.base}/${sessionId}/state`;
   }
 
+  /** Retained: what the app last asked the room to play (see desired.ts). */
+  desired(sessionId: string): string {
+    return `${this.base}/${sessionId}/desired`;
+  }
+
+  get allDesired(): string {
+    return `${this.base}/+/desired`;
+  }
+
+  /** The session level of a `<base>/<session>/<leaf>` topic. */
+  sessionIn(topic: string, leaf: string): string | undefined {
+    const prefix = `${this.base}/`;
+    if (!topic.startsWith(prefix) || !topic.endsWith(`/${leaf}`)) return undefined;
+    const session = topic.slice(prefix.length, -(leaf.length + 1));
+    return session && !session.includes('/') ? session : undefined;
+  }
+
   /** Retained: `online`/`offline` of one bridge replica, kept true by its MQTT Last Will. */
   bridgeState(clientId: string): string {
     return `${this.base}/bridge/${clientId}/state`;
@@ -27,9 +44,6 @@ export class Topics {
 
   /** The session level of a command topic, or undefined when the topic is not one. */
   sessionOf(topic: string): string | undefined {
-    const prefix = `${this.base}/`;
-    if (!topic.startsWith(prefix) || !topic.endsWith('/command')) return undefined;
-    const session = topic.slice(prefix.length, -'/command'.length);
-    return session && !session.includes('/') ? session : undefined;
+    return this.sessionIn(topic, 'command');
   }
 }

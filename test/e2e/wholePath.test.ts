@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTone, type Listener } from '../harness/listener.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
 import { API_SECRET } from '../harness/stack.js';
+import { processTree } from '../harness/procTree.js';
 
 let rc: Roomcast;
 const frequencyOf = (id: unknown) => rc.frequencyOf(id);
@@ -297,19 +298,9 @@ describe('when things go away', () => {
 
 /** Processes named `name` below `pid`. */
 function descendants(pid: number, name: string): number[] {
-  const table = spawnSync('ps', ['-e', '-o', 'pid=,ppid=,comm=']).stdout.toString().trim().split('\n');
-  const rows = table.map((line) => line.trim().split(/\s+/)).map(([p, pp, comm]) => ({ pid: Number(p), ppid: Number(pp), comm }));
-  const below = new Set([pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const r of rows) {
-      if (below.has(r.ppid) && !below.has(r.pid)) {
-        below.add(r.pid);
-        grew = true;
-      }
-    }
-  }
-  return rows.filter((r) => below.has(r.pid) && r.comm === name).map((r) => r.pid);
+  return processTree(pid)
+    .filter((p) => p.pid !== pid && p.comm === name)
+    .map((p) => p.pid);
 }
 
 async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {

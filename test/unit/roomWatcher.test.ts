@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentView } from '../../src/livekit/roomAgents.js';
+import type { AgentView, RoomView } from '../../src/livekit/roomAgents.js';
 import { RoomWatcher, STOPPED_NO_AGENT } from '../../src/mqtt/roomWatcher.js';
 
 let watcher: RoomWatcher | undefined;
@@ -8,7 +8,11 @@ afterEach(() => watcher?.stop());
 
 function make(view: () => AgentView | undefined) {
   const states: Array<[string, Record<string, unknown>]> = [];
-  watcher = new RoomWatcher({ read: async () => view(), onState: (room, state) => states.push([room, state]), log: pino({ level: 'silent' }), idleMs: 20, busyMs: 5 });
+  const read = async (): Promise<RoomView> => {
+    const agent = view();
+    return agent ? { listeners: 1, agent } : { listeners: 1 };
+  };
+  watcher = new RoomWatcher({ read, onState: (room, state) => states.push([room, state]), log: pino({ level: 'silent' }), idleMs: 20, busyMs: 5 });
   return { watcher, states };
 }
 
