@@ -1,22 +1,5 @@
 #!/usr/bin/env bash
-# Runs the end-to-end suite inside a private network namespace made here: loopback up, plus a
-# veth pair with 10.77.0.x addresses, because libwebrtc ignores loopback interfaces. Nothing
-# leaves the namespace. Extra arguments go to vitest (e.g. a file filter).
+# The end-to-end suite, in its own network namespace (scripts/netns.sh). Arguments go to vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-if [ -z "${ROOMCAST_IN_NETNS:-}" ]; then
-  flags=(-n)
-  [ "$(id -u)" -ne 0 ] && flags=(-r -n)
-  exec unshare "${flags[@]}" -- env ROOMCAST_IN_NETNS=1 bash "$0" "$@"
-fi
-
-ip link set lo up
-ip link add rc0 type veth peer name rc1
-ip addr add 10.77.0.1/24 dev rc0
-ip addr add 10.77.0.2/24 dev rc1
-ip link set rc0 up
-ip link set rc1 up
-
-export ROOMCAST_TEST_HOST=10.77.0.1
-exec npx vitest run --project e2e "$@"
+exec bash scripts/netns.sh npx vitest run --project e2e "$@"

@@ -44,6 +44,9 @@ export class Listener extends EventEmitter {
   private filled = 0;
   private windowStart = 0;
   private lastSoundAt = 0;
+  /** Every mono sample heard, with the arrival time of its frame, while `recording` is on. */
+  readonly recorded: Array<{ at: number; samples: Int16Array }> = [];
+  recording = false;
 
   static async join(
     url: string,
@@ -82,6 +85,11 @@ export class Listener extends EventEmitter {
       const now = Date.now();
       this.trackOnset(rms(frame.data) > SILENCE, now);
       const right = frame.channels > 1 ? 1 : 0;
+      if (this.recording) {
+        const mono = new Int16Array(frame.samplesPerChannel);
+        for (let i = 0; i < mono.length; i++) mono[i] = ((frame.data[i * frame.channels] as number) + (frame.data[i * frame.channels + right] as number)) / 2;
+        this.recorded.push({ at: now, samples: mono });
+      }
       for (let i = 0; i < frame.samplesPerChannel; i++) {
         const l = frame.data[i * frame.channels] as number;
         const r = frame.data[i * frame.channels + right] as number;

@@ -1,0 +1,287 @@
+/**
+ * `npm run bench`: measures Roomcast on the real stack and writes docs/BENCHMARKS.md.
+ *   1. command to sound, warm and cold   2. skip to sound   3. transition gap between songs
+ *   4. cost per playing room (CPU ms per audio second, resident memory) for several room counts
+ * Run inside scripts/netns.sh (scripts/bench.sh does it).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { Listener } from '../harness/listener.js';
+import { processTree } from '../harness/procTree.js';
+import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
+import type { ToneSpec } from '../harness/tones.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const ROOM_COUNTS = (process.env.BENCH_ROOMS ?? '1,5,10').split(',').map(Number);
+const TONES: ToneSpec[] = [440, 660, 880, 1100].map((frequency, i) => ({ id: `t${frequency}`, frequency, format: (['mp3', 'ogg', 'flac', 'mp3'] as const)[i] as 'mp3', seconds: 3, genre: 'bench' }));
+
+interface Summary {
+  runs: number;
+  median: number;
+  min: number;
+  max: number;
+}
+
+function summarize(values: number[]): Summary {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return { runs: s.length, median: Math.round(median * 10) / 10, min: Math.round((s[0] ?? NaN) * 10) / 10, max: Math.round((s.at(-1) ?? NaN) * 10) / 10 };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Power of one frequency in a block of samples (Goertzel). */
+function power(samples: Int16Array, frequency: number): number {
+  const k = 2 * Math.cos((2 * Math.PI * frequency) / 48_000);
+  let s1 = 0;
+  let s2 = 0;
+  for (const x of samples) {
+    const s0 = x + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return s1 * s1 + s2 * s2 - k * s1 * s2;
+}
+
+/** The catalog tone that dominates a frame, or 0 for silence. */
+function toneOf(samples: Int16Array): number {
+  let energy = 0;
+  for (const x of samples) energy += x * x;
+  if (Math.sqrt(energy / samples.length) < 300) return 0;
+  let best = 0;
+  let bestPower = -1;
+  for (const t of TONES) {
+    const p = power(samples, t.frequency);
+    if (p > bestPower) [best, bestPower] = [t.frequency, p];
+  }
+  return best;
+}
+
+async function commandToSound(rc: Roomcast, room: string, listener: Listener): Promise<number> {
+  const sent = rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' });
+  await sent.final;
+  await listener.waitForWindow((w) => w.level > 0.01, { since: sent.at, timeoutMs: 20_000 });
+  return (listener.onsetAfter(sent.at) ?? NaN) - sent.at;
+}
+
+async function stopAndWait(rc: Roomcast, room: string, listener: Listener): Promise<void> {
+  const stop = rc.app.send(room, { type: 'stop_continuous_music' });
+  await stop.final;
+  await listener.waitForSilence({ since: stop.at + 200 });
+}
+
+async function startLatency(rc: Roomcast) {
+  const cold: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const room = `bench-cold-${i}`;
+    const listener = await rc.listen(room);
+    cold.push(await commandToSound(rc, room, listener));
+    await stopAndWait(rc, room, listener);
+    await listener.leave();
+  }
+  const room = 'bench-warm';
+  const listener = await rc.listen(room);
+  await commandToSound(rc, room, listener);
+  const warm: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    await stopAndWait(rc, room, listener);
+    warm.push(await commandToSound(rc, room, listener));
+  }
+  await stopAndWait(rc, room, listener);
+  return { cold: summarize(cold), warm: summarize(warm) };
+}
+
+/** Skip publish → first 10 ms frame at the listener in which the next song's tone dominates. */
+async function skipLatency(rc: Roomcast) {
+  const room = 'bench-skip';
+  const listener = await rc.listen(room);
+  await commandToSound(rc, room, listener);
+  listener.recording = true;
+  const values: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    await sleep(700);
+    const skip = rc.app.send(room, { type: 'skip_music' });
+    const done = await skip.final;
+    const next = TONES.find((t) => t.id === done.result?.track?.id)?.frequency;
+    await sleep(600);
+    const frame = listener.recorded.find((f) => f.at >= skip.at && toneOf(f.samples) === next);
+    if (frame) values.push(frame.at - skip.at);
+  }
+  listener.recording = false;
+  await stopAndWait(rc, room, listener);
+  return summarize(values);
+}
+
+/** Longest run of silence at each natural song change, as the listener hears it. */
+async function transitionGaps(rc: Roomcast) {
+  const room = 'bench-gap';
+  const listener = await rc.listen(room);
+  listener.recording = true;
+  const startedAt = Date.now();
+  await commandToSound(rc, room, listener);
+  const transitions = Math.max(3, Math.min(RUNS, 8));
+  await listener.waitForMessage(() => listener.messages.filter((m) => m.at >= startedAt && m.body.type === 'track_ended' && m.body.reason === 'finished').length >= transitions, { timeoutMs: (transitions + 2) * 4_000 });
+  await sleep(1_000);
+  listener.recording = false;
+  const samples = concat(listener.recorded.filter((f) => f.at >= startedAt).map((f) => f.samples));
+  // Song changes are where the dominant tone changes; measure the silence around each.
+  const gaps: number[] = [];
+  const block = 480;
+  let previous = 0;
+  for (let i = 0; i + block <= samples.length; i += block) {
+    const tone = toneOf(samples.subarray(i, i + block));
+    if (tone && previous && tone !== previous) gaps.push(longestSilence(samples.subarray(Math.max(0, i - 24_000), i + block)) / 48);
+    if (tone) previous = tone;
+  }
+  await stopAndWait(rc, room, listener);
+  return summarize(gaps);
+}
+
+function concat(parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Longest run of near-silent samples (|x| < 64, about −54 dBFS). */
+function longestSilence(samples: Int16Array): number {
+  let longest = 0;
+  let run = 0;
+  for (const x of samples) {
+    run = Math.abs(x) < 64 ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  // A sine crosses zero: runs of a few samples are not silence.
+  return longest > 8 ? longest : 0;
+}
+
+/** CPU time (ms) and resident memory (MiB) of a process tree, from /proc. */
+function usage(pid: number): { cpuMs: number; rssMiB: number } {
+  const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  let cpuMs = 0;
+  let rssKiB = 0;
+  for (const { pid: p } of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      cpuMs += (Number(stat[11]) + Number(stat[12])) * tick;
+      rssKiB += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { cpuMs, rssMiB: rssKiB / 1024 };
+}
+
+/** CPU ms per second of the worker's whole process tree over `seconds`. */
+async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: number; rssMiB: number; processes: number }> {
+  const before = usage(pid);
+  await sleep(seconds * 1000);
+  const after = usage(pid);
+  return { msPerSecond: (after.cpuMs - before.cpuMs) / seconds, rssMiB: after.rssMiB, processes: processTree(pid).length };
+}
+
+/**
+ * Rooms play without listeners; the worker's idle cost (job processes of rooms that stopped, idle
+ * processes kept ahead of demand) is measured first at each step and subtracted.
+ */
+async function costPerRoom(rc: Roomcast) {
+  const rows: Array<{ rooms: number; cpuMsPerAudioSecondPerRoom: number; idleCpuMsPerSecond: number; rssMiB: number; processes: number; underruns: number }> = [];
+  const pid = rc.agent.child.pid as number;
+  const seconds = 10;
+  for (const count of ROOM_COUNTS) {
+    const idle = await cpuRate(pid, 5);
+    const rooms = Array.from({ length: count }, (_, i) => `bench-load-${count}-${i}`);
+    await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }).final));
+    await sleep(3_000);
+    const busy = await cpuRate(pid, seconds);
+    const metrics = await (await fetch(`${rc.agent.opsUrl}/metrics`)).text();
+    const underruns = [...metrics.matchAll(/^roomcast_agent_underruns_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    rows.push({
+      rooms: count,
+      cpuMsPerAudioSecondPerRoom: Math.round(((busy.msPerSecond - idle.msPerSecond) / count) * 10) / 10,
+      idleCpuMsPerSecond: Math.round(idle.msPerSecond),
+      rssMiB: Math.round(busy.rssMiB),
+      processes: busy.processes,
+      underruns,
+    });
+    await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'stop_continuous_music' }).final));
+  }
+  return rows;
+}
+
+function report(results: Awaited<ReturnType<typeof measure>>): string {
+  const version = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args).toString().split('\n')[0]?.trim() ?? '?';
+    } catch {
+      return '?';
+    }
+  };
+  const row = (name: string, s: Summary, target: string) => `| ${name} | ${s.median} | ${s.min}–${s.max} | ${s.runs} | ${target} |`;
+  return `# Benchmarks
+
+Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, on the real stack (livekit-server, Mosquitto, the bridge and one agent
+worker as separate processes; a real rtc-node listener), inside a private network namespace.
+
+- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}
+- ${version(join(process.env.HOME ?? '', 'go/bin/server'), ['--version'])}; ${version('ffmpeg', ['-version'])}
+- Test music: 3-second tones (mp3, ogg, flac); ${RUNS} runs per latency figure.
+
+## Latency at the listener (ms)
+
+| figure | median | range | runs | target |
+| --- | --- | --- | --- | --- |
+${row('MQTT publish → first audible frame, warm (agent in the room)', results.start.warm, '≤ 150')}
+${row('MQTT publish → first audible frame, cold (agent dispatched)', results.start.cold, '≤ 1500')}
+${row('skip_music publish → first frame of the next song', results.skip, '≤ 150')}
+${row('silence between two songs (transition gap)', results.gaps, '≤ 20')}
+
+## Cost per playing room (one worker)
+
+| playing rooms | CPU ms per audio second per room | worker idle CPU ms/s before | worker tree memory (MiB) | processes in the tree | underruns |
+| --- | --- | --- | --- | --- | --- |
+${results.cost.map((r) => `| ${r.rooms} | ${r.cpuMsPerAudioSecondPerRoom} | ${r.idleCpuMsPerSecond} | ${r.rssMiB} | ${r.processes} | ${r.underruns} |`).join('\n')}
+
+Per-room CPU is the worker tree's CPU while the rooms play, minus its CPU just before, divided by
+the rooms (decoding, framing, Opus encoding and WebRTC sending included). Job processes of rooms
+that stopped stay in their rooms until the rooms empty (\`AGENT_EMPTY_ROOM_MS\`, set to 10 min
+here), so idle CPU and memory grow from step to step: each job process is a Node.js process of
+@livekit/agents.
+
+Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
+
+## Not measured yet
+
+The side-by-side comparison with a stock \`@livekit/agents\` player, 50 and 100 rooms, the bridge's
+sustained command rate and the soak test (issue "Benchmarks") are still to be built.
+`;
+}
+
+async function measure() {
+  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '600000', AGENT_IDLE_PROCESSES: '4' });
+  try {
+    const start = await startLatency(rc);
+    console.log('start', start);
+    const skip = await skipLatency(rc);
+    console.log('skip', skip);
+    const gaps = await transitionGaps(rc);
+    console.log('gaps', gaps);
+    const cost = await costPerRoom(rc);
+    console.log('cost', cost);
+    return { start, skip, gaps, cost };
+  } finally {
+    await rc.stop();
+  }
+}
+
+const results = await measure();
+writeFileSync(join(process.cwd(), 'docs/BENCHMARKS.md'), report(results));
+console.log('wrote docs/BENCHMARKS.md');
+process.exit(0);
