@@ -4,6 +4,7 @@
  * cut the current song and flush what is queued, so they are heard at once.
  */
 import { EventEmitter } from 'node:events';
+import type { AudioFrame } from '@livekit/rtc-node';
 import type { Catalog, Song, SongFilter } from '../music/catalog.js';
 import { Playlist } from '../music/playlist.js';
 import type { TrackEndReason, TrackEvent, TrackInfo } from '../protocol/messages.js';
@@ -16,9 +17,11 @@ export interface PlaylistStatus extends SourceStatus {
   filter: SongFilter;
 }
 
-interface CurrentTrack {
+interface OpenedTrack {
   info: TrackInfo;
   abort: AbortController;
+  frames: AsyncGenerator<AudioFrame>;
+  first: Promise<IteratorResult<AudioFrame>>;
   endReason?: TrackEndReason;
 }
 
@@ -42,7 +45,7 @@ export function trackInfo(song: Song): TrackInfo {
 export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicSource {
   readonly kind = 'playlist' as const;
   private run: Run | undefined;
-  private current: CurrentTrack | undefined;
+  private current: OpenedTrack | undefined;
   private lastError: string | undefined;
   private paused: ReturnType<typeof gate> | undefined;
 
@@ -118,7 +121,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     this.emit('state', this.status());
   }
 
-  private cut(track: CurrentTrack, reason: TrackEndReason): void {
+  private cut(track: OpenedTrack, reason: TrackEndReason): void {
     track.endReason = reason;
     track.abort.abort();
     this.sink.clearQueue();
@@ -148,14 +151,17 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
 
   private async loop(run: Run): Promise<void> {
     let failuresInARow = 0;
+    let upcoming: OpenedTrack | undefined;
+    // Opens the next song while this one plays, so that a transition or a skip waits for nothing.
+    const prefetch = () => (upcoming ??= this.open(run.playlist.next()));
     while (!run.abort.signal.aborted) {
-      const song = run.playlist.next();
-      const track: CurrentTrack = { info: trackInfo(song), abort: new AbortController() };
+      const track = upcoming ?? this.open(run.playlist.next());
+      upcoming = undefined;
       const forward = () => track.abort.abort();
       run.abort.signal.addEventListener('abort', forward, { once: true });
       this.current = track;
       try {
-        await this.play(song, track);
+        await this.play(track, prefetch);
         failuresInARow = 0;
         this.emit('track', { type: 'track_ended', track: track.info, reason: track.endReason ?? 'finished' });
       } catch (err) {
@@ -167,27 +173,39 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
         if (failuresInARow >= run.playlist.size) run.error = `every song failed to play; last error: ${error}`;
       } finally {
         run.abort.signal.removeEventListener('abort', forward);
+        track.abort.abort();
       }
       if (run.error) break;
     }
+    (upcoming as OpenedTrack | undefined)?.abort.abort();
     this.current = undefined;
     this.run = undefined;
     this.lastError = run.error;
     this.emit('state', this.status());
   }
 
-  /** Plays one song to its end, or until its abort signal fires. */
-  private async play(song: Song, track: CurrentTrack): Promise<void> {
+  /** Starts decoding a song; its first frame is decoded ahead and waits in `first`. */
+  private open(song: Song): OpenedTrack {
+    const abort = new AbortController();
+    const frames = toFrames(decodePcm(song.url, { signal: abort.signal, ffmpegPath: this.options.ffmpegPath }));
+    const first = frames.next();
+    first.catch(() => undefined); // reported when the track is played
+    return { info: trackInfo(song), abort, frames, first };
+  }
+
+  /** Plays one opened song to its end, or until its abort signal fires. */
+  private async play(track: OpenedTrack, onStarted: () => void): Promise<void> {
     const { signal } = track.abort;
     let started = false;
-    for await (const frame of toFrames(decodePcm(song.url, { signal, ffmpegPath: this.options.ffmpegPath }))) {
+    for (let next = await track.first; !next.done; next = await track.frames.next()) {
       if (this.paused) await this.paused.promise;
       if (signal.aborted) return;
-      await this.sink.captureFrame(frame);
+      await this.sink.captureFrame(next.value);
       if (!started) {
         started = true;
         this.emit('track', { type: 'track_started', track: track.info });
         this.emit('state', this.status());
+        onStarted();
       }
     }
   }
