@@ -30,7 +30,15 @@ interface Run {
   playlist: Playlist;
   filter: SongFilter;
   done: Promise<void>;
+  /** Ended by stop() rather than by errors. */
+  stopped: boolean;
   error?: string;
+}
+
+interface Standby {
+  key: string;
+  playlist: Playlist;
+  track: OpenedTrack;
 }
 
 export interface PlayerOptions {
@@ -48,6 +56,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   private current: OpenedTrack | undefined;
   private lastError: string | undefined;
   private paused: ReturnType<typeof gate> | undefined;
+  private standby: Standby | undefined;
 
   constructor(
     private readonly sink: FrameSink,
@@ -68,13 +77,28 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     const pool = this.catalog.filter(filter);
     if (pool.length === 0) throw new SourceError(`no songs match ${describe(filter)}`);
     await this.stop();
+    const standby = this.takeStandby(filterKey(filter));
     const abort = new AbortController();
-    const run: Run = { abort, playlist: new Playlist(pool), filter, done: Promise.resolve() };
+    const run: Run = { abort, playlist: standby?.playlist ?? new Playlist(pool), filter, done: Promise.resolve(), stopped: false };
     const started = this.nextTrackStart();
     this.run = run;
     this.lastError = undefined;
-    run.done = this.loop(run);
+    run.done = this.loop(run, standby?.track);
     return started;
+  }
+
+  /** Closes the song kept open after a stop (see loop). */
+  release(): void {
+    this.takeStandby(undefined);
+  }
+
+  /** The standby for `key`, if it matches; any other is closed. */
+  private takeStandby(key: string | undefined): Standby | undefined {
+    const standby = this.standby;
+    this.standby = undefined;
+    if (standby && standby.key === key) return standby;
+    standby?.track.abort.abort();
+    return undefined;
   }
 
   /** Cuts the current song and resolves once the next one is playing (a pause ends). */
@@ -107,6 +131,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     const run = this.run;
     if (!run) return false;
     if (this.current) this.cut(this.current, 'stopped');
+    run.stopped = true;
     run.abort.abort();
     this.openGate();
     await run.done;
@@ -149,9 +174,9 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     });
   }
 
-  private async loop(run: Run): Promise<void> {
+  private async loop(run: Run, first?: OpenedTrack): Promise<void> {
     let failuresInARow = 0;
-    let upcoming: OpenedTrack | undefined;
+    let upcoming: OpenedTrack | undefined = first;
     // Opens the next song while this one plays, so that a transition or a skip waits for nothing.
     const prefetch = () => (upcoming ??= this.open(run.playlist.next()));
     while (!run.abort.signal.aborted) {
@@ -177,7 +202,11 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
       }
       if (run.error) break;
     }
-    (upcoming as OpenedTrack | undefined)?.abort.abort();
+    // After a stop, the next song stays open (its decoder waits, costing no CPU): a start with the
+    // same filter then plays at once instead of waiting for a new decoder.
+    const next = upcoming as OpenedTrack | undefined;
+    if (run.stopped && next) this.standby = { key: filterKey(run.filter), playlist: run.playlist, track: next };
+    else next?.abort.abort();
     this.current = undefined;
     this.run = undefined;
     this.lastError = run.error;
@@ -209,6 +238,10 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
       }
     }
   }
+}
+
+function filterKey({ language, genre }: SongFilter): string {
+  return JSON.stringify([language?.toLowerCase(), genre?.toLowerCase()]);
 }
 
 function describe(filter: SongFilter): string {

@@ -52,8 +52,9 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
       case 'start_continuous_music':
         return command.source === 'lyria' ? this.startLyria(command) : this.startPlaylist(command);
       case 'stop_continuous_music': {
+        // The stopped source stays current: a playlist keeps its next song open for a restart.
         const wasPlaying = (await this.current?.stop()) ?? false;
-        this.replace(undefined);
+        this.emit('status', this.status());
         return { ok: true, message: wasPlaying ? 'Stopped continuous music streaming' : 'Music streaming is not active' };
       }
       case 'skip_music':
@@ -146,7 +147,10 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
   }
 
   private replace(next: MusicSource | undefined): void {
-    if (this.current && this.current !== next) this.current.removeAllListeners();
+    if (this.current && this.current !== next) {
+      this.current.removeAllListeners();
+      if (this.current instanceof PlaylistSource) this.current.release();
+    }
     this.current = next;
     this.emit('status', this.status());
   }

@@ -270,8 +270,10 @@ describe('when things go away', () => {
     const stopped = await rc.app.waitForState(room, (s) => s.state === 'stopped' && s.agent === false, { since: leftAt, timeoutMs: 15_000 });
     expect(stopped.at - leftAt).toBeGreaterThanOrEqual(3_000);
     await rc.agent.waitFor(/room empty: leaving/, 1_000);
-    // Every other room was stopped before: no decoder of the agent's may be left running.
-    await waitFor(() => descendants(rc.agent.child.pid as number, 'ffmpeg').length === 0, 'the decoders to exit', 5_000);
+    // The room's job process (its pid is in its log lines) is gone, and its decoders with it.
+    const jobPid = Number(new RegExp(`"pid":(\\d+),[^\\n]*"room":"${room}"`).exec(rc.agent.output())?.[1]);
+    expect(jobPid).toBeGreaterThan(0);
+    await waitFor(() => processTree(jobPid).length === 0, 'the job process and its decoders to exit', 10_000);
   });
 
   it('a Mosquitto restart: the bridge reconnects and commands flow again', async () => {
@@ -295,13 +297,6 @@ describe('when things go away', () => {
     await waitFor(() => presence().length > 0 && presence().every((p) => p.state === 'offline'), 'the bridge offline');
   });
 });
-
-/** Processes named `name` below `pid`. */
-function descendants(pid: number, name: string): number[] {
-  return processTree(pid)
-    .filter((p) => p.pid !== pid && p.comm === name)
-    .map((p) => p.pid);
-}
 
 async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
