@@ -1,7 +1,9 @@
 /**
  * The bridge: MQTT commands in, LiveKit data packets out. Each command is validated, the room is
- * given an agent if it has none, and the command is delivered; every command gets a reply.
- * Commands for one room are delivered strictly in the order they arrived.
+ * given an agent if it has none, and the command is delivered; every command gets a reply, and a
+ * second one once the agent confirms it. Commands for one room are delivered in the order they
+ * arrived. Commands that change what a room should play first update its desired state (retained
+ * on the broker), from which any bridge restores a room that lost its music.
  */
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';

@@ -12,6 +12,7 @@ import type { Listener } from '../harness/listener.js';
 import { processTree } from '../harness/procTree.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
 import type { ToneSpec } from '../harness/tones.js';
+import { concatSamples } from '../../src/playout/samples.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const ROOM_COUNTS = (process.env.BENCH_ROOMS ?? '1,5,10').split(',').map(Number);
@@ -67,10 +68,11 @@ async function commandToSound(rc: Roomcast, room: string, listener: Listener): P
   return (listener.onsetAfter(sent.at) ?? NaN) - sent.at;
 }
 
-async function stopAndWait(rc: Roomcast, room: string, listener: Listener): Promise<void> {
+async function stopAndWait(rc: Roomcast, room: string, listener: Listener, leave = false): Promise<void> {
   const stop = rc.app.send(room, { type: 'stop_continuous_music' });
   await stop.final;
   await listener.waitForSilence({ since: stop.at + 200 });
+  if (leave) await listener.leave();
 }
 
 async function startLatency(rc: Roomcast) {
@@ -79,8 +81,7 @@ async function startLatency(rc: Roomcast) {
     const room = `bench-cold-${i}`;
     const listener = await rc.listen(room);
     cold.push(await commandToSound(rc, room, listener));
-    await stopAndWait(rc, room, listener);
-    await listener.leave();
+    await stopAndWait(rc, room, listener, true);
   }
   const room = 'bench-warm';
   const listener = await rc.listen(room);
@@ -90,7 +91,7 @@ async function startLatency(rc: Roomcast) {
     await stopAndWait(rc, room, listener);
     warm.push(await commandToSound(rc, room, listener));
   }
-  await stopAndWait(rc, room, listener);
+  await stopAndWait(rc, room, listener, true);
   return { cold: summarize(cold), warm: summarize(warm) };
 }
 
@@ -111,7 +112,7 @@ async function skipLatency(rc: Roomcast) {
     if (frame) values.push(frame.at - skip.at);
   }
   listener.recording = false;
-  await stopAndWait(rc, room, listener);
+  await stopAndWait(rc, room, listener, true);
   return summarize(values);
 }
 
@@ -126,7 +127,7 @@ async function transitionGaps(rc: Roomcast) {
   await listener.waitForMessage(() => listener.messages.filter((m) => m.at >= startedAt && m.body.type === 'track_ended' && m.body.reason === 'finished').length >= transitions, { timeoutMs: (transitions + 2) * 4_000 });
   await sleep(1_000);
   listener.recording = false;
-  const samples = concat(listener.recorded.filter((f) => f.at >= startedAt).map((f) => f.samples));
+  const samples = concatSamples(listener.recorded.filter((f) => f.at >= startedAt).map((f) => f.samples));
   // Song changes are where the dominant tone changes; measure the silence around each.
   const gaps: number[] = [];
   const block = 480;
@@ -136,19 +137,10 @@ async function transitionGaps(rc: Roomcast) {
     if (tone && previous && tone !== previous) gaps.push(longestSilence(samples.subarray(Math.max(0, i - 24_000), i + block)) / 48);
     if (tone) previous = tone;
   }
-  await stopAndWait(rc, room, listener);
+  await stopAndWait(rc, room, listener, true);
   return summarize(gaps);
 }
 
-function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Longest run of near-silent samples (|x| < 64, about −54 dBFS). */
 function longestSilence(samples: Int16Array): number {
@@ -162,15 +154,15 @@ function longestSilence(samples: Int16Array): number {
   return longest > 8 ? longest : 0;
 }
 
-/** CPU time (ms) and resident memory (MiB) of a process tree, from /proc. */
-function usage(pid: number): { cpuMs: number; rssMiB: number } {
+/** CPU time (ms) per process and resident memory (MiB) of a process tree, from /proc. */
+function usage(pid: number): { cpuMs: Map<number, number>; rssMiB: number } {
   const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-  let cpuMs = 0;
+  const cpuMs = new Map<number, number>();
   let rssKiB = 0;
   for (const { pid: p } of processTree(pid)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      cpuMs += (Number(stat[11]) + Number(stat[12])) * tick;
+      cpuMs.set(p, (Number(stat[11]) + Number(stat[12])) * tick);
       rssKiB += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
     } catch {
       // exited meanwhile
@@ -179,12 +171,17 @@ function usage(pid: number): { cpuMs: number; rssMiB: number } {
   return { cpuMs, rssMiB: rssKiB / 1024 };
 }
 
-/** CPU ms per second of the worker's whole process tree over `seconds`. */
+/**
+ * CPU ms per second of the worker's whole process tree over `seconds`. Processes are compared one
+ * by one: one that starts counts from zero, one that exits drops out (job processes come and go).
+ */
 async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: number; rssMiB: number; processes: number }> {
   const before = usage(pid);
   await sleep(seconds * 1000);
   const after = usage(pid);
-  return { msPerSecond: (after.cpuMs - before.cpuMs) / seconds, rssMiB: after.rssMiB, processes: processTree(pid).length };
+  let used = 0;
+  for (const [p, ms] of after.cpuMs) used += ms - (before.cpuMs.get(p) ?? 0);
+  return { msPerSecond: used / seconds, rssMiB: after.rssMiB, processes: after.cpuMs.size };
 }
 
 /**
@@ -198,7 +195,11 @@ async function costPerRoom(rc: Roomcast) {
   for (const count of ROOM_COUNTS) {
     const idle = await cpuRate(pid, 5);
     const rooms = Array.from({ length: count }, (_, i) => `bench-load-${count}-${i}`);
-    await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }).final));
+    // One after another: a burst of cold rooms is a different figure (job processes starting at once).
+    for (const room of rooms) {
+      const reply = await rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }).final;
+      if (!reply.ok) throw new Error(`room ${room} did not start: ${reply.message}`);
+    }
     await sleep(3_000);
     const busy = await cpuRate(pid, seconds);
     const metrics = await (await fetch(`${rc.agent.opsUrl}/metrics`)).text();
@@ -251,9 +252,9 @@ ${results.cost.map((r) => `| ${r.rooms} | ${r.cpuMsPerAudioSecondPerRoom} | ${r.
 
 Per-room CPU is the worker tree's CPU while the rooms play, minus its CPU just before, divided by
 the rooms (decoding, framing, Opus encoding and WebRTC sending included). Job processes of rooms
-that stopped stay in their rooms until the rooms empty (\`AGENT_EMPTY_ROOM_MS\`, set to 10 min
+that stopped stay in their rooms until the rooms have been empty for \`AGENT_EMPTY_ROOM_MS\` (2 min
 here), so idle CPU and memory grow from step to step: each job process is a Node.js process of
-@livekit/agents.
+@livekit/agents. Rooms are started one after another.
 
 Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
 
@@ -265,7 +266,8 @@ sustained command rate and the soak test (issue "Benchmarks") are still to be bu
 }
 
 async function measure() {
-  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '600000', AGENT_IDLE_PROCESSES: '4' });
+  // Rooms of the cost figure play without listeners: the agent must not leave them meanwhile.
+  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '120000', AGENT_IDLE_PROCESSES: '2' });
   try {
     const start = await startLatency(rc);
     console.log('start', start);

@@ -8,6 +8,7 @@ import { AudioFrame, AudioResampler } from '@livekit/rtc-node';
 import { GoogleGenAI, type LiveMusicGenerationConfig, type LiveMusicServerMessage, type LiveMusicSession } from '@google/genai';
 import { scrub } from '../../log.js';
 import { toGenerationConfig, type LyriaSettings, type WeightedPrompt } from '../../protocol/lyriaSettings.js';
+import { concatSamples } from '../../playout/samples.js';
 
 export const OUTPUT_RATE = 48_000;
 export const OUTPUT_CHANNELS = 2;
@@ -176,7 +177,7 @@ export class LyriaConnection {
       this.resampler = new AudioResampler(rate, OUTPUT_RATE, OUTPUT_CHANNELS);
     }
     const frames = this.resampler.push(new AudioFrame(stereo, rate, OUTPUT_CHANNELS, stereo.length / OUTPUT_CHANNELS));
-    return concat(frames.map((f) => f.data));
+    return concatSamples(frames.map((f) => f.data));
   }
 }
 
@@ -191,12 +192,3 @@ function toStereo(samples: Int16Array, channels: number): Int16Array {
   return out;
 }
 
-function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
