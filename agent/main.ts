@@ -6,6 +6,7 @@ import { resolveFfmpeg } from '../src/ffmpeg.js';
 import { createLogger } from '../src/log.js';
 import { Catalog } from '../src/music/catalog.js';
 import { startupStep } from '../src/startup.js';
+import { agentParticipantName } from '../src/protocol/messages.js';
 import { METRICS_PORT_ENV, collectJobMetrics, createAgentMetrics } from '../src/ops/agentMetrics.js';
 import { startOpsServer } from '../src/ops/httpServer.js';
 import { LIVEKIT_TARGET_LOAD, roomLoad } from '../src/livekit/workerLoad.js';
@@ -37,7 +38,7 @@ cli.runApp(
     loadThreshold: LIVEKIT_TARGET_LOAD,
     numIdleProcesses: config.idleProcesses,
     requestFunc: async (req) => {
-      await req.accept('Roomcast', `agent-${req.id}`);
+      await req.accept(agentParticipantName(config.livekit.agentName), `agent-${req.id}`);
     },
   }),
 );

@@ -8,9 +8,21 @@ import { createLogger } from '../log.js';
 import { Catalog } from '../music/catalog.js';
 import { RoomSession } from './roomSession.js';
 import { MetricsReporter } from '../ops/agentMetrics.js';
+import { AGENT_ATTRIBUTE, agentParticipantName } from '../protocol/messages.js';
 
 let catalog: Promise<Catalog> | undefined;
 const loadCatalog = (location: string) => (catalog ??= Catalog.load(location));
+
+/**
+ * At most one Roomcast agent plays in a room (two bridges may dispatch at once). A joining agent
+ * gives way to one that is ready, or, when neither is, to the one with the smaller identity.
+ */
+function yieldsToAnotherAgent(ctx: JobContext, agentName: string): boolean {
+  const me = ctx.room.localParticipant?.identity ?? '';
+  return [...ctx.room.remoteParticipants.values()].some(
+    (p) => p.name === agentParticipantName(agentName) && (p.attributes[AGENT_ATTRIBUTE] === agentName || p.identity < me),
+  );
+}
 
 export default defineAgent({
   // Job processes are started ahead of demand: load the catalog there, not on the command's path.
@@ -27,8 +39,18 @@ export default defineAgent({
       await session.close();
       metrics.close();
     });
+    const giveWay = () => {
+      if (!yieldsToAnotherAgent(ctx, config.livekit.agentName)) return false;
+      log.warn('another Roomcast agent is in the room: leaving it to that one');
+      ctx.shutdown('another Roomcast agent is in the room');
+      return true;
+    };
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_NONE);
+    if (giveWay()) return;
     await session.publish();
+    // Once more: an agent that joined meanwhile may have the smaller identity.
+    if (giveWay()) return;
+    await session.announceReady();
     session.leaveWhenEmpty(() => ctx.shutdown('room empty'));
     log.info('joined room');
   },

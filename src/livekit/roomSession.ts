@@ -96,10 +96,16 @@ export class RoomSession {
     this.player.on('status', () => this.scheduleStatePublish());
     this.player.on('underrun', (source) => this.deps.metrics.report({ kind: 'underrun', source }));
     this.markReady();
-    // Announce readiness last: the bridge delivers commands only once it sees this attribute,
-    // because LiveKit drops data packets for a participant whose connection is not up yet.
+    this.deps.log.info({ bitrate: audio.bitrate }, 'music track published');
+  }
+
+  /**
+   * Tells the bridge it may deliver: it waits for this attribute, because LiveKit drops data
+   * packets for a participant whose connection is not up yet.
+   */
+  async announceReady(): Promise<void> {
     await this.localParticipant().setAttributes({ [AGENT_ATTRIBUTE]: this.deps.config.livekit.agentName, [STATE_ATTRIBUTE]: this.stateJson() });
-    this.deps.log.info({ bitrate: audio.bitrate }, 'music track published, ready for commands');
+    this.deps.log.info('ready for commands');
   }
 
   async close(): Promise<void> {

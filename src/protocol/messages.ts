@@ -4,6 +4,9 @@ import type { CommandType } from './commands.js';
 /** Data-channel topic shared by commands (bridge → agent) and confirmations/events (agent → room). */
 export const MUSIC_CONTROL_TOPIC = 'music_control';
 
+/** The participant name of a Roomcast agent, from the moment it joins. */
+export const agentParticipantName = (agentName: string) => `roomcast:${agentName}`;
+
 /** Participant attribute that marks the Roomcast agent in a room; its value is the agent name. */
 export const AGENT_ATTRIBUTE = 'roomcast.agent';
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTone, type Listener } from '../harness/listener.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
-import { API_SECRET } from '../harness/stack.js';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { API_KEY, API_SECRET } from '../harness/stack.js';
 import { processTree } from '../harness/procTree.js';
 
 let rc: Roomcast;
@@ -187,6 +188,23 @@ describe('bad input', () => {
     expect(await sent.response).toMatchObject({ ok: true, request_id: 'after-bad-input' });
     const confirmation = await listener.waitForMessage((m) => m.type === 'continuous_music_started', { since: sent.at, timeoutMs: 30_000 });
     await listener.waitForTone(frequencyOf(trackId(confirmation.body)), { since: sent.at });
+    rc.app.send(room, { type: 'stop_continuous_music' });
+  });
+});
+
+describe('one agent per room', () => {
+  it('a second agent dispatched into a playing room gives way, and the music goes on', async () => {
+    const room = 'one-agent';
+    const listener = await rc.listen(room);
+    const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop' });
+    await start.final;
+    const url = rc.livekit.url.replace('ws://', 'http://');
+    await new AgentDispatchClient(url, API_KEY, API_SECRET).createDispatch(room, 'roomcast-test');
+    await rc.agent.waitFor(/another Roomcast agent is in the room/, 15_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const agents = (await new RoomServiceClient(url, API_KEY, API_SECRET).listParticipants(room)).filter((p) => p.name === 'roomcast:roomcast-test');
+    expect(agents).toHaveLength(1);
+    await listener.waitForWindow((w) => w.level > 0.01, { since: Date.now() });
     rc.app.send(room, { type: 'stop_continuous_music' });
   });
 });
