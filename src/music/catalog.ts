@@ -49,6 +49,25 @@ export class Catalog {
     return new Catalog(parsed.data.map((song) => ({ ...song, url: resolveSongUrl(song.url, location) })));
   }
 
+  /**
+   * Songs for `play_music` / `enqueue_music`: by song name (titles equal to it first, else titles
+   * containing it), or by a free-text query whose every word appears in title, artist, genre or
+   * language. Case-insensitive; `language` narrows either.
+   */
+  find({ song_name, query, language }: { song_name?: string | undefined; query?: string | undefined; language?: string | undefined }): Song[] {
+    const pool = this.filter({ language });
+    if (song_name) {
+      const name = song_name.toLowerCase();
+      const exact = pool.filter((s) => s.title.toLowerCase() === name);
+      return exact.length ? exact : pool.filter((s) => s.title.toLowerCase().includes(name));
+    }
+    const words = (query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+    return pool.filter((s) => {
+      const text = [s.title, s.artist, s.genre, s.language].join(' ').toLowerCase();
+      return words.every((w) => text.includes(w));
+    });
+  }
+
   /** Songs matching every given filter, case-insensitively. */
   filter({ language, genre }: SongFilter): Song[] {
     return this.songs.filter((s) => matches(s.language, language) && matches(s.genre, genre));

@@ -21,6 +21,11 @@ export class Playlist {
     return this.pool.length;
   }
 
+  /** Puts a song back so that it comes next (a song taken ahead of time and not played). */
+  putBack(song: Song): void {
+    this.queue.unshift(song);
+  }
+
   next(): Song {
     if (this.queue.length === 0) this.queue = this.newRound();
     const song = this.queue.shift() as Song;

@@ -36,6 +36,19 @@ export const stopCommandSchema = z.object({ type: z.literal('stop_continuous_mus
 export const skipCommandSchema = z.object({ type: z.literal('skip_music'), ...common });
 export const pauseCommandSchema = z.object({ type: z.literal('pause_music'), ...common });
 export const resumeCommandSchema = z.object({ type: z.literal('resume_music'), ...common });
+const songChoice = {
+  song_name: filterText.optional(),
+  query: filterText.optional(),
+};
+const needsChoice = (c: { song_name?: string; query?: string }) => c.song_name !== undefined || c.query !== undefined;
+const choiceMessage = { message: 'needs "song_name" or "query"' };
+
+export const previousCommandSchema = z.object({ type: z.literal('previous_music'), ...common });
+export const playCommandSchema = z.object({ type: z.literal('play_music'), language: filterText.optional(), ...songChoice, ...common }).refine(needsChoice, choiceMessage);
+export const enqueueCommandSchema = z.object({ type: z.literal('enqueue_music'), ...songChoice, ...common }).refine(needsChoice, choiceMessage);
+export const setVolumeCommandSchema = z.object({ type: z.literal('set_volume'), volume: z.number().min(0).max(100), ...common });
+export const statusCommandSchema = z.object({ type: z.literal('get_music_status'), ...common });
+
 export const setPromptsCommandSchema = z.object({ type: z.literal('set_music_prompts'), prompts: weightedPromptsSchema, ...common });
 export const setConfigCommandSchema = z
   .object({ type: z.literal('set_music_config'), ...lyriaSettingsShape, ...common })
@@ -49,6 +62,11 @@ export const commandSchema = z.discriminatedUnion('type', [
   resumeCommandSchema,
   setPromptsCommandSchema,
   setConfigCommandSchema,
+  previousCommandSchema,
+  playCommandSchema,
+  enqueueCommandSchema,
+  setVolumeCommandSchema,
+  statusCommandSchema,
 ]);
 
 export type Command = z.infer<typeof commandSchema>;
@@ -63,6 +81,11 @@ export const COMMAND_TYPES: CommandType[] = [
   'resume_music',
   'set_music_prompts',
   'set_music_config',
+  'previous_music',
+  'play_music',
+  'enqueue_music',
+  'set_volume',
+  'get_music_status',
 ];
 
 /** The largest command payload accepted, in bytes: commands are small, anything bigger is abuse. */

@@ -49,6 +49,11 @@ export const CONFIRMATION_TYPE = {
   resume_music: 'music_resumed',
   set_music_prompts: 'music_prompts_set',
   set_music_config: 'music_config_set',
+  previous_music: 'music_previous',
+  play_music: 'music_playing',
+  enqueue_music: 'music_enqueued',
+  set_volume: 'music_volume_set',
+  get_music_status: 'music_status',
 } as const satisfies Record<CommandType, string>;
 
 export type SourceKind = 'playlist' | 'lyria';
@@ -67,6 +72,11 @@ export interface Confirmation {
   /** Lyria: prompts the service filtered out, and its warnings, seen while applying the command. */
   filtered_prompts?: Array<{ text: string; reason: string }>;
   warnings?: string[];
+  /** enqueue_music: the song's place in the queue (1 = next). */
+  position?: number;
+  volume?: number;
+  /** get_music_status: the room's state, as in the retained state topic. */
+  status?: object;
 }
 
 /** A music source's condition, as the agent announces it on `music_control`. */

@@ -15,9 +15,16 @@ import { gate, SourceError, type FrameSink, type MusicSource, type SourceEvents,
 
 export interface PlaylistStatus extends SourceStatus {
   filter: SongFilter;
+  /** Songs asked for explicitly that play before the shuffle resumes. */
+  queue: TrackInfo[];
 }
 
+const HISTORY_KEPT = 50;
+
 interface OpenedTrack {
+  song: Song;
+  /** Taken from the explicit queue (enqueue, play, previous) rather than the shuffle. */
+  queued: boolean;
   info: TrackInfo;
   abort: AbortController;
   frames: AsyncGenerator<AudioFrame>;
@@ -28,6 +35,8 @@ interface OpenedTrack {
 interface Run {
   abort: AbortController;
   playlist: Playlist;
+  /** The next song, opened ahead while the current one plays. */
+  upcoming?: OpenedTrack;
   filter: SongFilter;
   done: Promise<void>;
   /** Ended by stop() rather than by errors. */
@@ -57,6 +66,10 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   private lastError: string | undefined;
   private paused: ReturnType<typeof gate> | undefined;
   private standby: Standby | undefined;
+  /** Songs asked for explicitly, played before the shuffle resumes. */
+  private queued: Song[] = [];
+  /** Songs that started, oldest first (for previous_music). */
+  private readonly history: Song[] = [];
 
   constructor(
     private readonly sink: FrameSink,
@@ -67,17 +80,18 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   }
 
   status(): PlaylistStatus {
-    const base = { source: this.kind, filter: this.run?.filter ?? {} };
+    const base = { source: this.kind, filter: this.run?.filter ?? {}, queue: this.queued.map(trackInfo) };
     if (!this.run) return { ...base, state: 'stopped', ...(this.lastError ? { error: this.lastError } : {}) };
     return { ...base, state: this.paused ? 'paused' : 'playing', ...(this.current ? { track: this.current.info } : {}) };
   }
 
   /** Starts (or restarts with a new filter) and resolves with the first track once it is playing. */
-  async start(filter: SongFilter): Promise<TrackInfo> {
+  async start(filter: SongFilter, first?: Song): Promise<TrackInfo> {
     const pool = this.catalog.filter(filter);
     if (pool.length === 0) throw new SourceError(`no songs match ${describe(filter)}`);
     await this.stop();
-    const standby = this.takeStandby(filterKey(filter));
+    this.queued = first ? [first] : [];
+    const standby = this.takeStandby(first ? undefined : filterKey(filter));
     const abort = new AbortController();
     const run: Run = { abort, playlist: standby?.playlist ?? new Playlist(pool), filter, done: Promise.resolve(), stopped: false };
     const started = this.nextTrackStart();
@@ -110,6 +124,57 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     this.openGate();
     const track = await started;
     return { message: `Skipped to "${track.title}"`, track };
+  }
+
+  /** Plays `song` now, cutting the current one; resolves once it is playing. */
+  async playNow(song: Song): Promise<TrackInfo> {
+    const run = this.requireRun();
+    this.returnUpcoming(run);
+    this.queued.unshift(song);
+    return this.cutTo();
+  }
+
+  /** Plays `song` after the current one and any songs queued before it; returns its place. */
+  enqueue(song: Song): number {
+    const run = this.requireRun();
+    if (run.upcoming && !run.upcoming.queued) this.returnUpcoming(run);
+    this.queued.push(song);
+    return this.queued.length + (run.upcoming?.queued ? 1 : 0);
+  }
+
+  /** Goes back to the song before the current one; the current one follows it again. */
+  async previous(): Promise<TrackInfo> {
+    const run = this.requireRun();
+    const current = this.history.at(-1);
+    const before = this.history.at(-2);
+    if (!current || !before) throw new SourceError('there is no previous song');
+    this.history.splice(-2, 2);
+    this.returnUpcoming(run);
+    this.queued.unshift(before, current);
+    return this.cutTo();
+  }
+
+  private requireRun(): Run {
+    if (!this.run || !this.current) throw new SourceError('no music is playing');
+    return this.run;
+  }
+
+  /** Cuts the current song; the loop moves on to what is next. */
+  private cutTo(): Promise<TrackInfo> {
+    const started = this.nextTrackStart();
+    if (this.current) this.cut(this.current, 'skipped');
+    this.openGate();
+    return started;
+  }
+
+  /** Closes the song opened ahead and gives it back to where it came from. */
+  private returnUpcoming(run: Run): void {
+    const upcoming = run.upcoming;
+    if (!upcoming) return;
+    run.upcoming = undefined;
+    upcoming.abort.abort();
+    if (upcoming.queued) this.queued.unshift(upcoming.song);
+    else run.playlist.putBack(upcoming.song);
   }
 
   /** Holds the song where it is; the queued audio is flushed so the pause is heard at once. */
@@ -176,12 +241,16 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
 
   private async loop(run: Run, first?: OpenedTrack): Promise<void> {
     let failuresInARow = 0;
-    let upcoming: OpenedTrack | undefined = first;
+    run.upcoming = first;
+    const openNext = () => {
+      const song = this.queued.shift();
+      return song ? this.open(song, true) : this.open(run.playlist.next(), false);
+    };
     // Opens the next song while this one plays, so that a transition or a skip waits for nothing.
-    const prefetch = () => (upcoming ??= this.open(run.playlist.next()));
+    const prefetch = () => (run.upcoming ??= openNext());
     while (!run.abort.signal.aborted) {
-      const track = upcoming ?? this.open(run.playlist.next());
-      upcoming = undefined;
+      const track = run.upcoming ?? openNext();
+      run.upcoming = undefined;
       const forward = () => track.abort.abort();
       run.abort.signal.addEventListener('abort', forward, { once: true });
       this.current = track;
@@ -204,8 +273,9 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     }
     // After a stop, the next song stays open (its decoder waits, costing no CPU): a start with the
     // same filter then plays at once instead of waiting for a new decoder.
-    const next = upcoming as OpenedTrack | undefined;
-    if (run.stopped && next) this.standby = { key: filterKey(run.filter), playlist: run.playlist, track: next };
+    const next = run.upcoming;
+    run.upcoming = undefined;
+    if (run.stopped && next && !next.queued) this.standby = { key: filterKey(run.filter), playlist: run.playlist, track: next };
     else next?.abort.abort();
     this.current = undefined;
     this.run = undefined;
@@ -214,12 +284,12 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   }
 
   /** Starts decoding a song; its first frame is decoded ahead and waits in `first`. */
-  private open(song: Song): OpenedTrack {
+  private open(song: Song, queued: boolean): OpenedTrack {
     const abort = new AbortController();
     const frames = toFrames(decodePcm(song.url, { signal: abort.signal, ffmpegPath: this.options.ffmpegPath }));
     const first = frames.next();
     first.catch(() => undefined); // reported when the track is played
-    return { info: trackInfo(song), abort, frames, first };
+    return { song, queued, info: trackInfo(song), abort, frames, first };
   }
 
   /** Plays one opened song to its end, or until its abort signal fires. */
@@ -232,6 +302,8 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
       await this.sink.captureFrame(next.value);
       if (!started) {
         started = true;
+        this.history.push(track.song);
+        if (this.history.length > HISTORY_KEPT) this.history.shift();
         this.emit('track', { type: 'track_started', track: track.info });
         this.emit('state', this.status());
         onStarted();

@@ -5,19 +5,20 @@
 import { EventEmitter } from 'node:events';
 import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import type { Catalog } from '../music/catalog.js';
+import type { Catalog, Song, SongFilter } from '../music/catalog.js';
 import type { Command, StartCommand } from '../protocol/commands.js';
 import { pickLyriaSettings } from '../protocol/lyriaSettings.js';
-import type { Confirmation, SourceKind, SourceNotice, SourceStateEvent, TrackEvent } from '../protocol/messages.js';
+import type { Confirmation, SourceKind, SourceNotice, SourceStateEvent, TrackEvent, TrackInfo } from '../protocol/messages.js';
 import { LyriaSource } from './lyria/lyriaSource.js';
 import { defaultPrompts } from './lyria/prompts.js';
-import { PlaylistSource } from './playlistSource.js';
+import { PlaylistSource, trackInfo } from './playlistSource.js';
+import { VolumeSink } from '../playout/volume.js';
 import { SourceError, type FrameSink, type MusicSource, type SourceStatus } from './source.js';
 
 export type MusicEvent = TrackEvent | SourceStateEvent | SourceNotice;
 
 /** The current source's status (with its own details), plus the last notice it gave. */
-export type RoomStatus = (SourceStatus | { state: 'stopped' }) & { last_notice?: SourceNotice };
+export type RoomStatus = (SourceStatus | { state: 'stopped' }) & { volume: number; last_notice?: SourceNotice };
 
 export interface RoomPlayerEvents {
   event: [MusicEvent];
@@ -37,20 +38,23 @@ type Outcome = Omit<Confirmation, 'type' | 'request_id'>;
 export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
   private current: MusicSource | undefined;
   private lastNotice: SourceNotice | undefined;
+  /** Every source writes through it: the room's volume outlives source switches. */
+  private readonly sink: VolumeSink;
 
   constructor(private readonly deps: RoomPlayerDeps) {
     super();
+    this.sink = new VolumeSink(deps.sink);
   }
 
   status(): RoomStatus {
-    const status: RoomStatus = this.current?.status() ?? { state: 'stopped' };
+    const status: RoomStatus = { ...(this.current?.status() ?? { state: 'stopped' }), volume: this.sink.volume };
     return this.lastNotice ? { ...status, last_notice: this.lastNotice } : status;
   }
 
   async apply(command: Command): Promise<Outcome> {
     switch (command.type) {
       case 'start_continuous_music':
-        return command.source === 'lyria' ? this.startLyria(command) : this.startPlaylist(command);
+        return command.source === 'lyria' ? this.startLyria(command) : this.startedPlaylist(command);
       case 'stop_continuous_music': {
         // The stopped source stays current: a playlist keeps its next song open for a restart.
         const wasPlaying = (await this.current?.stop()) ?? false;
@@ -72,6 +76,28 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
         const fade = this.deps.config.lyria.promptFadeMs;
         return { ok: true, source: 'lyria', message: `Moving to the new prompts over ${fade} ms`, ...notices.done() };
       }
+      case 'previous_music': {
+        const track = await this.playlist(command.type).previous();
+        return { ok: true, source: 'playlist', message: `Back to "${track.title}"`, track };
+      }
+      case 'play_music': {
+        const song = this.findSong(command);
+        const current = this.current;
+        const track = current instanceof PlaylistSource && current.status().state !== 'stopped' ? await current.playNow(song) : await this.startPlaylist({ language: command.language }, song);
+        return { ok: true, source: 'playlist', message: `Playing "${track.title}"`, track };
+      }
+      case 'enqueue_music': {
+        const song = this.findSong(command);
+        const position = this.playlist(command.type).enqueue(song);
+        this.emit('status', this.status());
+        return { ok: true, source: 'playlist', message: `"${song.title}" queued at position ${position}`, track: trackInfo(song), position };
+      }
+      case 'set_volume':
+        this.sink.volume = command.volume;
+        this.emit('status', this.status());
+        return { ok: true, message: `Volume set to ${this.sink.volume}`, volume: this.sink.volume };
+      case 'get_music_status':
+        return { ok: true, message: `Music is ${this.status().state}`, status: this.status() };
       case 'set_music_config': {
         const lyria = this.lyria(command.type);
         const { contextReset } = await lyria.setSettings(pickLyriaSettings(command));
@@ -86,13 +112,18 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
     this.replace(undefined);
   }
 
-  private async startPlaylist(command: StartCommand): Promise<Outcome> {
-    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.deps.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log }));
+  /** Starts the playlist (switching from Lyria if need be), optionally with a given first song. */
+  private async startPlaylist(filter: SongFilter, first?: Song): Promise<TrackInfo> {
+    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log }));
     if (playlist !== this.current) {
       await this.current?.stop();
       this.replace(playlist);
     }
-    const track = await playlist.start({ language: command.language, genre: command.genre });
+    return playlist.start(filter, first);
+  }
+
+  private async startedPlaylist(command: StartCommand): Promise<Outcome> {
+    const track = await this.startPlaylist({ language: command.language, genre: command.genre });
     const by = [command.language, command.genre].filter(Boolean).join(', ');
     return {
       ok: true,
@@ -108,7 +139,7 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
   private async startLyria(command: StartCommand): Promise<Outcome> {
     const { lyria: options } = this.deps.config;
     if (!options.apiKey) throw new SourceError('Lyria needs GOOGLE_API_KEY (or GEMINI_API_KEY) on the agent; the room keeps its current music');
-    const lyria = new LyriaSource(this.deps.sink, { ...options, apiKey: options.apiKey, log: this.deps.log });
+    const lyria = new LyriaSource(this.sink, { ...options, apiKey: options.apiKey, log: this.deps.log });
     const notices = this.collectNotices(lyria);
     const prompts = command.prompts ?? defaultPrompts(command);
     try {
@@ -126,6 +157,19 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
   private playing(): MusicSource {
     if (!this.current || this.current.status().state === 'stopped') throw new SourceError('no music is playing');
     return this.current;
+  }
+
+  private playlist(commandType: string): PlaylistSource {
+    if (!(this.current instanceof PlaylistSource) || this.current.status().state === 'stopped') {
+      throw new SourceError(this.current instanceof LyriaSource ? `${commandType} applies to the playlist, not to Lyria music` : 'no music is playing');
+    }
+    return this.current;
+  }
+
+  private findSong(command: { song_name?: string | undefined; query?: string | undefined; language?: string | undefined }): Song {
+    const [song] = this.deps.catalog.find(command);
+    if (!song) throw new SourceError(`no song matches ${command.song_name ? `"${command.song_name}"` : `the query "${command.query}"`}`);
+    return song;
   }
 
   private lyria(commandType: string): LyriaSource {

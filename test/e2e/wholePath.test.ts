@@ -192,6 +192,53 @@ describe('bad input', () => {
   });
 });
 
+describe('queue, previous, volume and status', () => {
+  const room = 'queue';
+  let listener: Listener;
+  const level = (since: number, until: number) => {
+    const ws = listener.windows.filter((w) => w.at >= since && w.at <= until && w.level > 0.01);
+    return ws.reduce((n, w) => n + w.level, 0) / Math.max(1, ws.length);
+  };
+
+  it('play_music starts the named song', async () => {
+    listener = await rc.listen(room);
+    const sent = rc.app.send(room, { type: 'play_music', song_name: 'tone 880 hz' });
+    expect(await sent.final).toMatchObject({ status: 'done', result: { type: 'music_playing', track: { id: 'a880' } } });
+    await listener.waitForTone(880, { since: sent.at });
+  });
+
+  it('enqueue_music plays the song next; previous_music goes back', async () => {
+    const enqueued = await rc.app.send(room, { type: 'enqueue_music', query: '1320' }).final;
+    expect(enqueued).toMatchObject({ status: 'done', result: { position: 1, track: { id: 'b1320' } } });
+    const skip = rc.app.send(room, { type: 'skip_music' });
+    expect((await skip.final).result?.track?.id).toBe('b1320');
+    await listener.waitForTone(1320, { since: skip.at });
+    const back = rc.app.send(room, { type: 'previous_music' });
+    expect((await back.final).result?.track?.id).toBe('a880');
+    await listener.waitForTone(880, { since: back.at });
+  });
+
+  it('set_volume scales what the listener hears, and get_music_status reports it', async () => {
+    const before = Date.now();
+    await new Promise((r) => setTimeout(r, 800));
+    const loud = level(before, Date.now());
+    const sent = rc.app.send(room, { type: 'set_volume', volume: 25 });
+    expect(await sent.final).toMatchObject({ status: 'done', result: { volume: 25 } });
+    await new Promise((r) => setTimeout(r, 1_200));
+    const quiet = level(sent.at + 500, Date.now());
+    expect(quiet / loud).toBeGreaterThan(0.15);
+    expect(quiet / loud).toBeLessThan(0.35);
+    const status = await rc.app.send(room, { type: 'get_music_status' }).final;
+    expect(status.result?.status).toMatchObject({ state: 'playing', volume: 25, source: 'playlist' });
+  });
+
+  it('a song that is not in the catalog is refused with the reason', async () => {
+    const reply = await rc.app.send(room, { type: 'play_music', song_name: 'Never Written' }).final;
+    expect(reply).toMatchObject({ ok: false, error: { code: 'command_failed', reason: 'no song matches "Never Written"' } });
+    rc.app.send(room, { type: 'stop_continuous_music' });
+  });
+});
+
 describe('one agent per room', () => {
   it('a second agent dispatched into a playing room gives way, and the music goes on', async () => {
     const room = 'one-agent';

@@ -53,3 +53,14 @@ describe('Catalog', () => {
     }
   });
 });
+
+describe('Catalog.find', () => {
+  it('finds by song name (exact title first) or by every word of a query, within a language', async () => {
+    const c = await Catalog.load(write('c.json', { songs: [...songs, { id: '4', title: 'One More', url: 'x.mp3', artist: 'Band', language: 'English' }] }));
+    expect(c.find({ song_name: 'one' }).map((s) => s.id)).toEqual(['1']);
+    expect(c.find({ song_name: 'ONE m' }).map((s) => s.id)).toEqual(['4']);
+    expect(c.find({ query: 'english rock' }).map((s) => s.id)).toEqual(['3']);
+    expect(c.find({ query: 'band', language: 'english' }).map((s) => s.id)).toEqual(['4']);
+    expect(c.find({ song_name: 'missing' })).toEqual([]);
+  });
+});
