@@ -62,6 +62,8 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   AUDIO_BITRATE: z.coerce.number().int().min(16_000).max(510_000).default(128_000),
   AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(400),
   FFMPEG_PATH: z.string().min(1).optional(),
+  SONG_START_TIMEOUT_MS: positiveMs.default(5_000),
+  SONG_STALL_TIMEOUT_MS: positiveMs.default(2_000),
   GOOGLE_API_KEY: z.string().min(1).optional(),
   GEMINI_API_KEY: z.string().min(1).optional(),
   LYRIA_MODEL: z.string().min(1).default('models/lyria-realtime-exp'),
@@ -145,6 +147,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     idleProcesses: e.AGENT_IDLE_PROCESSES,
     audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS },
     ffmpegPath: e.FFMPEG_PATH,
+    songTimeouts: { startTimeoutMs: e.SONG_START_TIMEOUT_MS, stallTimeoutMs: e.SONG_STALL_TIMEOUT_MS },
     lyria: {
       apiKey: e.GOOGLE_API_KEY ?? e.GEMINI_API_KEY,
       model: e.LYRIA_MODEL,

@@ -21,6 +21,10 @@ export class Playlist {
     return this.pool.length;
   }
 
+  includes(songId: string): boolean {
+    return this.pool.some((s) => s.id === songId);
+  }
+
   /** Puts a song back so that it comes next (a song taken ahead of time and not played). */
   putBack(song: Song): void {
     this.queue.unshift(song);

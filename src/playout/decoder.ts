@@ -16,7 +16,9 @@ export class DecodeError extends Error {
 }
 
 function ffmpegArgs(input: string): string[] {
-  const network = /^https?:\/\//i.test(input) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-rw_timeout', '10000000'] : [];
+  // Reconnect after a dropped connection, but give up within seconds: a song that cannot be had
+  // fails and the next one plays (the player also fails a decoder that goes quiet).
+  const network = /^https?:\/\//i.test(input) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '2', '-rw_timeout', '10000000'] : [];
   return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...network, '-i', input, '-vn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ac', String(CHANNELS), '-ar', String(SAMPLE_RATE), 'pipe:1'];
 }
 

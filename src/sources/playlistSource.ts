@@ -9,8 +9,8 @@ import type { Catalog, Song, SongFilter } from '../music/catalog.js';
 import { Playlist } from '../music/playlist.js';
 import type { TrackEndReason, TrackEvent, TrackInfo } from '../protocol/messages.js';
 import type { Logger } from '../log.js';
-import { decodePcm } from '../playout/decoder.js';
-import { toFrames } from '../playout/framer.js';
+import { DecodeError, decodePcm } from '../playout/decoder.js';
+import { FRAME_MS, toFrames } from '../playout/framer.js';
 import { gate, SourceError, type FrameSink, type MusicSource, type SourceEvents, type SourceStatus } from './source.js';
 
 export interface PlaylistStatus extends SourceStatus {
@@ -37,6 +37,8 @@ interface Run {
   playlist: Playlist;
   /** The next song, opened ahead while the current one plays. */
   upcoming?: OpenedTrack;
+  /** Songs that failed in this run: the shuffle passes over them until the next start. */
+  failed: Set<string>;
   filter: SongFilter;
   done: Promise<void>;
   /** Ended by stop() rather than by errors. */
@@ -53,6 +55,10 @@ interface Standby {
 export interface PlayerOptions {
   ffmpegPath?: string | undefined;
   log: Logger;
+  /** A song whose first audio takes longer than this fails (slow or dead server). */
+  startTimeoutMs?: number;
+  /** A song that stops delivering audio for this long while playing fails (stalled stream). */
+  stallTimeoutMs?: number;
 }
 
 export function trackInfo(song: Song): TrackInfo {
@@ -93,7 +99,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     this.queued = first ? [first] : [];
     const standby = this.takeStandby(first ? undefined : filterKey(filter));
     const abort = new AbortController();
-    const run: Run = { abort, playlist: standby?.playlist ?? new Playlist(pool), filter, done: Promise.resolve(), stopped: false };
+    const run: Run = { abort, playlist: standby?.playlist ?? new Playlist(pool), filter, done: Promise.resolve(), stopped: false, failed: new Set() };
     const started = this.nextTrackStart();
     this.run = run;
     this.lastError = undefined;
@@ -244,7 +250,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     run.upcoming = first;
     const openNext = () => {
       const song = this.queued.shift();
-      return song ? this.open(song, true) : this.open(run.playlist.next(), false);
+      return song ? this.open(song, true) : this.open(this.nextUnfailed(run), false);
     };
     // Opens the next song while this one plays, so that a transition or a skip waits for nothing.
     const prefetch = () => (run.upcoming ??= openNext());
@@ -264,7 +270,16 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
         this.options.log.warn({ track: track.info, err: error }, 'track failed');
         this.emit('track', { type: 'track_failed', track: track.info, error });
         this.emit('track', { type: 'track_ended', track: track.info, reason: 'failed' });
-        if (failuresInARow >= run.playlist.size) run.error = `every song failed to play; last error: ${error}`;
+        run.failed.add(track.song.id);
+        // The same song opened ahead would fail the same way.
+        const ahead = run.upcoming as OpenedTrack | undefined; // (set by prefetch meanwhile)
+        if (ahead?.song.id === track.song.id) {
+          ahead.abort.abort();
+          run.upcoming = undefined;
+        }
+        // Queued songs may come from outside the pool: only the pool's failures can exhaust it.
+        const poolFailures = [...run.failed].filter((id) => run.playlist.includes(id)).length;
+        if (failuresInARow > run.playlist.size || poolFailures >= run.playlist.size) run.error = `every song failed to play; last error: ${error}`;
       } finally {
         run.abort.signal.removeEventListener('abort', forward);
         track.abort.abort();
@@ -283,6 +298,13 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     this.emit('state', this.status());
   }
 
+  /** The shuffle's next song that has not failed in this run (any, if all have). */
+  private nextUnfailed(run: Run): Song {
+    let song = run.playlist.next();
+    for (let tries = 1; run.failed.has(song.id) && tries < run.playlist.size; tries++) song = run.playlist.next();
+    return song;
+  }
+
   /** Starts decoding a song; its first frame is decoded ahead and waits in `first`. */
   private open(song: Song, queued: boolean): OpenedTrack {
     const abort = new AbortController();
@@ -295,11 +317,23 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   /** Plays one opened song to its end, or until its abort signal fires. */
   private async play(track: OpenedTrack, onStarted: () => void): Promise<void> {
     const { signal } = track.abort;
+    const { startTimeoutMs = 5_000, stallTimeoutMs = 2_000 } = this.options;
     let started = false;
-    for (let next = await track.first; !next.done; next = await track.frames.next()) {
+    // A decoder that delivers nothing in time is killed; the song fails and the next one starts.
+    const nextFrame = (pending: Promise<IteratorResult<AudioFrame>>, ms: number, what: string) =>
+      new Promise<IteratorResult<AudioFrame>>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          track.abort.abort();
+          reject(new DecodeError(`${what}: no audio from ${track.song.url} for ${ms} ms`));
+        }, ms);
+        pending.then(resolve, reject).finally(() => clearTimeout(timer));
+      });
+    let frames = 0;
+    for (let next = await nextFrame(track.first, startTimeoutMs, 'did not start'); !next.done; next = await nextFrame(track.frames.next(), stallTimeoutMs, 'stalled')) {
       if (this.paused) await this.paused.promise;
       if (signal.aborted) return;
       await this.sink.captureFrame(next.value);
+      frames++;
       if (!started) {
         started = true;
         this.history.push(track.song);
@@ -308,6 +342,12 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
         this.emit('state', this.status());
         onStarted();
       }
+    }
+    // A download cut short ends "cleanly" for ffmpeg; the catalog's duration tells.
+    const played = (frames * FRAME_MS) / 1000;
+    const expected = track.song.duration;
+    if (!signal.aborted && expected !== undefined && played < expected * 0.9 - 0.5) {
+      throw new DecodeError(`${track.song.url} ended after ${played.toFixed(1)} s of ${expected} s: cut short`);
     }
   }
 }

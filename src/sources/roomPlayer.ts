@@ -114,7 +114,7 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
 
   /** Starts the playlist (switching from Lyria if need be), optionally with a given first song. */
   private async startPlaylist(filter: SongFilter, first?: Song): Promise<TrackInfo> {
-    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log }));
+    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log, ...this.deps.config.songTimeouts }));
     if (playlist !== this.current) {
       await this.current?.stop();
       this.replace(playlist);

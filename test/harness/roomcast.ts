@@ -29,8 +29,9 @@ export const DEFAULT_TONES: ToneSpec[] = [
   { id: 'b1320', frequency: 1320, format: 'mp3', seconds: 4, language: 'Spanish', genre: 'rock' },
 ];
 
-export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv: NodeJS.ProcessEnv = {}): Promise<Roomcast> {
-  const catalog = makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-tones-')), tones);
+/** The stack with a catalog of generated tones, or with the catalog at `catalogPath`. */
+export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv: NodeJS.ProcessEnv = {}, catalogPath?: string): Promise<Roomcast> {
+  const catalog = catalogPath ? { path: catalogPath, songs: [] } : makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-tones-')), tones);
   const [livekit, broker] = await Promise.all([startLiveKit(), startMosquitto()]);
   const env = { livekitUrl: livekit.url, mqttUrl: broker.url, catalog: catalog.path };
   const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: agentEnv }), startBridge(env)]);
