@@ -2,6 +2,8 @@
  * The one config loader. Every setting comes from the environment, is validated here, and a bad
  * or missing one fails the start with a message that names the variable and the fix.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -63,6 +65,9 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(400),
   FFMPEG_PATH: z.string().min(1).optional(),
   SONG_START_TIMEOUT_MS: positiveMs.default(5_000),
+  LOUDNESS_NORMALIZATION: z.stringbool().default(true),
+  LOUDNESS_TARGET_LUFS: z.coerce.number().min(-40).max(-5).default(-16),
+  LOUDNESS_CACHE: z.string().min(1).default(join(homedir(), '.cache', 'roomcast', 'loudness.json')),
   SONG_STALL_TIMEOUT_MS: positiveMs.default(2_000),
   GOOGLE_API_KEY: z.string().min(1).optional(),
   GEMINI_API_KEY: z.string().min(1).optional(),
@@ -148,6 +153,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS },
     ffmpegPath: e.FFMPEG_PATH,
     songTimeouts: { startTimeoutMs: e.SONG_START_TIMEOUT_MS, stallTimeoutMs: e.SONG_STALL_TIMEOUT_MS },
+    loudness: e.LOUDNESS_NORMALIZATION ? { targetLufs: e.LOUDNESS_TARGET_LUFS, cacheFile: e.LOUDNESS_CACHE } : undefined,
     lyria: {
       apiKey: e.GOOGLE_API_KEY ?? e.GEMINI_API_KEY,
       model: e.LYRIA_MODEL,

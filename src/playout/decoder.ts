@@ -9,25 +9,28 @@ export const BYTES_PER_SAMPLE = 2;
 export interface DecodeOptions {
   signal: AbortSignal;
   ffmpegPath?: string | undefined;
+  /** Gain applied while decoding (loudness normalisation). */
+  gainDb?: number | undefined;
 }
 
 export class DecodeError extends Error {
   override name = 'DecodeError';
 }
 
-function ffmpegArgs(input: string): string[] {
+function ffmpegArgs(input: string, gainDb: number | undefined): string[] {
   // Reconnect after a dropped connection, but give up within seconds: a song that cannot be had
   // fails and the next one plays (the player also fails a decoder that goes quiet).
   const network = /^https?:\/\//i.test(input) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '2', '-rw_timeout', '10000000'] : [];
-  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...network, '-i', input, '-vn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ac', String(CHANNELS), '-ar', String(SAMPLE_RATE), 'pipe:1'];
+  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...network, '-i', input, '-vn', ...(gainDb ? ['-af', `volume=${gainDb.toFixed(2)}dB`] : []), '-f', 's16le', '-acodec', 'pcm_s16le', '-ac', String(CHANNELS), '-ar', String(SAMPLE_RATE), 'pipe:1'];
 }
 
 /**
  * Yields raw PCM chunks. Ends when the input ends; throws DecodeError when ffmpeg fails or
  * produces no audio. Aborting the signal kills ffmpeg and ends the iteration quietly.
  */
-export async function* decodePcm(input: string, { signal, ffmpegPath }: DecodeOptions): AsyncGenerator<Buffer> {
-  const child = spawn(resolveFfmpeg(ffmpegPath).path, ffmpegArgs(input), { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function* decodePcm(input: string, { signal, ffmpegPath, gainDb }: DecodeOptions): AsyncGenerator<Buffer> {
+  if (signal.aborted) return;
+  const child = spawn(resolveFfmpeg(ffmpegPath).path, ffmpegArgs(input, gainDb), { stdio: ['ignore', 'pipe', 'pipe'] });
   const onAbort = () => child.kill('SIGKILL');
   signal.addEventListener('abort', onAbort, { once: true });
   let stderr = '';

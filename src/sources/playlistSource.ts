@@ -10,6 +10,7 @@ import { Playlist } from '../music/playlist.js';
 import type { TrackEndReason, TrackEvent, TrackInfo } from '../protocol/messages.js';
 import type { Logger } from '../log.js';
 import { DecodeError, decodePcm } from '../playout/decoder.js';
+import type { Loudness } from '../playout/loudness.js';
 import { FRAME_MS, toFrames } from '../playout/framer.js';
 import { gate, SourceError, type FrameSink, type MusicSource, type SourceEvents, type SourceStatus } from './source.js';
 
@@ -59,6 +60,8 @@ export interface PlayerOptions {
   startTimeoutMs?: number;
   /** A song that stops delivering audio for this long while playing fails (stalled stream). */
   stallTimeoutMs?: number;
+  /** Loudness normalisation; off when absent. */
+  loudness?: Loudness | undefined;
 }
 
 export function trackInfo(song: Song): TrackInfo {
@@ -308,7 +311,11 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   /** Starts decoding a song; its first frame is decoded ahead and waits in `first`. */
   private open(song: Song, queued: boolean): OpenedTrack {
     const abort = new AbortController();
-    const frames = toFrames(decodePcm(song.url, { signal: abort.signal, ffmpegPath: this.options.ffmpegPath }));
+    const { ffmpegPath, loudness } = this.options;
+    const frames = (async function* () {
+      const gainDb = await loudness?.gainDb(song).catch(() => undefined);
+      yield* toFrames(decodePcm(song.url, { signal: abort.signal, ffmpegPath, gainDb }));
+    })();
     const first = frames.next();
     first.catch(() => undefined); // reported when the track is played
     return { song, queued, info: trackInfo(song), abort, frames, first };

@@ -13,6 +13,7 @@ import { LyriaSource } from './lyria/lyriaSource.js';
 import { defaultPrompts } from './lyria/prompts.js';
 import { PlaylistSource, trackInfo } from './playlistSource.js';
 import { VolumeSink } from '../playout/volume.js';
+import { Loudness } from '../playout/loudness.js';
 import { SourceError, type FrameSink, type MusicSource, type SourceStatus } from './source.js';
 
 export type MusicEvent = TrackEvent | SourceStateEvent | SourceNotice;
@@ -41,9 +42,13 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
   /** Every source writes through it: the room's volume outlives source switches. */
   private readonly sink: VolumeSink;
 
+  private readonly loudness: Loudness | undefined;
+
   constructor(private readonly deps: RoomPlayerDeps) {
     super();
     this.sink = new VolumeSink(deps.sink);
+    const { loudness, ffmpegPath } = deps.config;
+    this.loudness = loudness ? new Loudness({ ...loudness, ffmpegPath }) : undefined;
   }
 
   status(): RoomStatus {
@@ -114,7 +119,7 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
 
   /** Starts the playlist (switching from Lyria if need be), optionally with a given first song. */
   private async startPlaylist(filter: SongFilter, first?: Song): Promise<TrackInfo> {
-    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log, ...this.deps.config.songTimeouts }));
+    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log, loudness: this.loudness, ...this.deps.config.songTimeouts }));
     if (playlist !== this.current) {
       await this.current?.stop();
       this.replace(playlist);

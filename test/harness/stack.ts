@@ -114,6 +114,8 @@ function roomcastEnv(env: RoomcastEnv): NodeJS.ProcessEnv {
     MUSIC_CATALOG: env.catalog,
     ROOMCAST_AGENT_NAME: env.agentName ?? 'roomcast-test',
     LOG_LEVEL: 'debug',
+    // A fresh loudness cache per stack: every run measures, as a new machine would.
+    LOUDNESS_CACHE: join(ARTIFACTS, `loudness-${process.pid}-${Date.now()}.json`),
     ...env.extra,
   };
 }

@@ -12,6 +12,8 @@ export interface ToneSpec {
   rightFrequency?: number;
   format: 'mp3' | 'ogg' | 'flac';
   seconds: number;
+  /** Level change from ffmpeg's sine (dB), e.g. -12 for a quieter song. */
+  gainDb?: number;
   language?: string;
   genre?: string;
 }
@@ -28,7 +30,8 @@ export function makeTone(dir: string, spec: ToneSpec): string {
   const input = spec.rightFrequency
     ? ['-filter_complex', `${sine(spec.frequency)}[l];${sine(spec.rightFrequency)}[r];[l][r]join=inputs=2:channel_layout=stereo`]
     : ['-f', 'lavfi', '-i', sine(spec.frequency), '-ac', '2'];
-  execFileSync(resolveFfmpeg().path, ['-hide_banner', '-loglevel', 'error', '-y', ...input, ...codec[spec.format], file], { stdio: 'inherit' });
+  const gain = spec.gainDb ? ['-af', `volume=${spec.gainDb}dB`] : [];
+  execFileSync(resolveFfmpeg().path, ['-hide_banner', '-loglevel', 'error', '-y', ...input, ...gain, ...codec[spec.format], file], { stdio: 'inherit' });
   return file;
 }
 
