@@ -37,10 +37,7 @@ async function musicAgain(listener: Listener, since: number, timeoutMs = 30_000)
 
 describe('recovery', () => {
   it('an agent killed mid-song (the whole worker, kill -9) is replaced and the music comes back', async () => {
-    const room = 'agent-crash';
-    const listener = await rc.listen(room);
-    const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop' });
-    await start.final;
+    const { listener, sent: start } = await rc.startIn('agent-crash');
     await musicAgain(listener, start.at);
     const killedAt = Date.now();
     killTree(rc.agent.child.pid as number);
@@ -49,7 +46,7 @@ describe('recovery', () => {
     extra.push(replacement);
     const back = await musicAgain(listener, killedAt + 500, 40_000);
     results.agentCrashToMusicMs = back - killedAt;
-    await rc.app.waitForState(room, (s) => s.state === 'playing', { since: killedAt });
+    await rc.app.waitForState('agent-crash', (s) => s.state === 'playing', { since: killedAt });
   });
 
   it('a bridge killed between receiving a start and delivering it: another bridge delivers it', async () => {

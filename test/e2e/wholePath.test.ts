@@ -242,9 +242,7 @@ describe('queue, previous, volume and status', () => {
 describe('one agent per room', () => {
   it('a second agent dispatched into a playing room gives way, and the music goes on', async () => {
     const room = 'one-agent';
-    const listener = await rc.listen(room);
-    const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop' });
-    await start.final;
+    const { listener } = await rc.startIn(room);
     const url = rc.livekit.url.replace('ws://', 'http://');
     await new AgentDispatchClient(url, API_KEY, API_SECRET).createDispatch(room, 'roomcast-test');
     await rc.agent.waitFor(/another Roomcast agent is in the room/, 15_000);
@@ -326,9 +324,7 @@ describe('the roomcast CLI', () => {
 describe('when things go away', () => {
   it('an emptied room: the agent leaves, stops its decoders, and the retained state says stopped', async () => {
     const room = 'emptying';
-    const listener = await rc.listen(room);
-    const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop' });
-    await start.final;
+    const { listener, sent: start } = await rc.startIn(room);
     await listener.waitForWindow((w) => w.level > 0.01, { since: start.at });
     const leftAt = Date.now();
     await listener.leave();

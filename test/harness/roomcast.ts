@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from './app.js';
+import { App, type Sent } from './app.js';
 import { Listener } from './listener.js';
 import { API_KEY, API_SECRET, startAgent, startBridge, startLiveKit, startMosquitto, type Broker, type LiveKitServer, type RoomcastEnv, type RoomcastProc } from './stack.js';
 import { makeToneCatalog, type ToneSong, type ToneSpec } from './tones.js';
@@ -19,6 +19,8 @@ export interface Roomcast {
   frequencyOf(trackId: unknown): number;
   /** A new rtc-node listener in `room`; left automatically by stop(). */
   listen(room: string, options?: { identity?: string; canPublishData?: boolean }): Promise<Listener>;
+  /** A listener joins `room`, then the playlist starts there; resolves once the agent confirmed. */
+  startIn(room: string, command?: object): Promise<{ listener: Listener; sent: Sent }>;
   stop(): Promise<void>;
 }
 
@@ -37,7 +39,7 @@ export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv:
   const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: agentEnv }), startBridge(env)]);
   const app = await App.connect(broker.url);
   const listeners: Listener[] = [];
-  return {
+  const rc: Roomcast = {
     livekit,
     broker,
     agent,
@@ -51,6 +53,12 @@ export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv:
       listeners.push(listener);
       return listener;
     },
+    async startIn(room, command = { type: 'start_continuous_music', genre: 'pop' }) {
+      const listener = await rc.listen(room);
+      const sent = app.send(room, command);
+      await sent.final;
+      return { listener, sent };
+    },
     async stop() {
       await Promise.allSettled(listeners.map((l) => l.leave()));
       await app.close().catch(() => undefined);
@@ -58,6 +66,7 @@ export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv:
       await Promise.allSettled([livekit.proc.stop(), broker.proc.stop()]);
     },
   };
+  return rc;
 }
 
 /** The track id in a confirmation or track event body. */
