@@ -127,13 +127,17 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
     return playlist.start(filter, first);
   }
 
+  /** A filter that matches nothing falls back to the whole catalog, and the reply says so. */
   private async startedPlaylist(command: StartCommand): Promise<Outcome> {
-    const track = await this.startPlaylist({ language: command.language, genre: command.genre });
+    const filter = { language: command.language, genre: command.genre };
+    const matches = this.deps.catalog.filter(filter).length > 0;
+    const track = await this.startPlaylist(matches ? filter : {});
     const by = [command.language, command.genre].filter(Boolean).join(', ');
+    const fallback = matches ? '' : `: no songs match (${by}), so the whole catalog plays`;
     return {
       ok: true,
       source: 'playlist',
-      message: `Started continuous music streaming${by ? ` (${by})` : ''}`,
+      message: `Started continuous music streaming${by ? ` (${by})` : ''}${fallback}`,
       ...(command.language ? { language: command.language } : {}),
       ...(command.genre ? { genre: command.genre } : {}),
       track,

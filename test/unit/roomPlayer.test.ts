@@ -45,6 +45,12 @@ describe('RoomPlayer', () => {
     expect(p.status()).toMatchObject({ source: 'playlist', state: 'playing' });
   });
 
+  it('falls back to the whole catalog when a filter matches nothing, and says so', async () => {
+    const p = await makePlayer();
+    const outcome = await p.apply(command({ type: 'start_continuous_music', genre: 'polka' }));
+    expect(outcome).toMatchObject({ ok: true, message: 'Started continuous music streaming (polka): no songs match (polka), so the whole catalog plays', track: { id: 't1' } });
+  });
+
   it('pauses and resumes the playlist; refuses transport commands when stopped', async () => {
     const p = await makePlayer();
     await expect(p.apply(command({ type: 'pause_music' }))).rejects.toThrow(/no music is playing/);
