@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AccessToken } from 'livekit-server-sdk';
+import { listenerToken } from '../src/livekit/tokens.js';
 import { livekitServerBinary, mosquittoBinary } from './binaries.js';
 import { ensureDemoCatalog } from './demo-catalog.js';
 
@@ -76,8 +76,7 @@ async function main(): Promise<void> {
 }
 
 async function printHowTo(env: NodeJS.ProcessEnv): Promise<void> {
-  const token = new AccessToken(env.LIVEKIT_API_KEY, env.LIVEKIT_API_SECRET, { identity: 'listener', ttl: '2h' });
-  token.addGrant({ room: 'demo', roomJoin: true, canSubscribe: true, canPublish: false, canPublishData: false });
+  const token = await listenerToken({ apiKey: env.LIVEKIT_API_KEY as string, apiSecret: env.LIVEKIT_API_SECRET as string, room: 'demo', ttl: '2h' });
   console.log(`
 Roomcast is up.
   LiveKit   ${env.LIVEKIT_URL}
@@ -87,7 +86,7 @@ Roomcast is up.
 Start music in room "demo":
   mosquitto_pub -L ${env.MQTT_URL}/roomcast/demo/command -m '{"type":"start_continuous_music"}'
 Listen with any LiveKit client, using this listener token for room "demo" (valid 2 hours):
-  ${await token.toJwt()}
+  ${token}
 Stop with Ctrl-C.
 `);
 }

@@ -127,7 +127,8 @@ export class Bridge {
       reply({ command, ok: false, status: 'error', message: reason, request_id: requestId, error: { code, reason } });
     };
 
-    if (!sessionIdSchema.safeParse(session).success) return fail('invalid_command', `session id in the topic ${sessionIdSchema.safeParse(session).error?.issues[0]?.message}`);
+    const sessionCheck = sessionIdSchema.safeParse(session);
+    if (!sessionCheck.success) return fail('invalid_command', `session id in the topic ${sessionCheck.error.issues[0]?.message}`);
     const parsed = parseCommand(payload);
     if (!parsed.ok) return fail('invalid_command', parsed.reason, parsed.type, parsed.requestId);
     const command = parsed.command;

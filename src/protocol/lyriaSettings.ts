@@ -59,20 +59,18 @@ export function pickLyriaSettings(command: Record<string, unknown>): LyriaSettin
 /** Settings that only take effect after a context reset. */
 export const RESET_SETTINGS = ['bpm', 'scale'] as const satisfies ReadonlyArray<keyof LyriaSettings>;
 
+/** Where the SDK's LiveMusicGenerationConfig names a setting differently. */
+const SDK_NAMES: Partial<Record<keyof LyriaSettings, string>> = {
+  top_k: 'topK',
+  mute_bass: 'muteBass',
+  mute_drums: 'muteDrums',
+  only_bass_and_drums: 'onlyBassAndDrums',
+  mode: 'musicGenerationMode',
+};
+
 /** The SDK's LiveMusicGenerationConfig (camelCase) for a full set of settings. */
-export function toGenerationConfig(s: LyriaSettings) {
-  return {
-    ...(s.bpm !== undefined && { bpm: s.bpm }),
-    ...(s.density !== undefined && { density: s.density }),
-    ...(s.brightness !== undefined && { brightness: s.brightness }),
-    ...(s.scale !== undefined && { scale: s.scale }),
-    ...(s.guidance !== undefined && { guidance: s.guidance }),
-    ...(s.temperature !== undefined && { temperature: s.temperature }),
-    ...(s.top_k !== undefined && { topK: s.top_k }),
-    ...(s.seed !== undefined && { seed: s.seed }),
-    ...(s.mute_bass !== undefined && { muteBass: s.mute_bass }),
-    ...(s.mute_drums !== undefined && { muteDrums: s.mute_drums }),
-    ...(s.only_bass_and_drums !== undefined && { onlyBassAndDrums: s.only_bass_and_drums }),
-    ...(s.mode !== undefined && { musicGenerationMode: s.mode }),
-  };
+export function toGenerationConfig(s: LyriaSettings): Record<string, unknown> {
+  return Object.fromEntries(
+    LYRIA_SETTING_NAMES.filter((k) => s[k] !== undefined).map((k) => [SDK_NAMES[k] ?? k, s[k]]),
+  );
 }

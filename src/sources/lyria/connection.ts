@@ -168,8 +168,9 @@ export class LyriaConnection {
   private decode(base64: string, mime: string | undefined): Int16Array {
     const { rate, channels } = parseAudioMime(mime);
     const bytes = Buffer.from(base64, 'base64');
-    const samples = new Int16Array(bytes.length >> 1);
-    for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(i * 2);
+    // One copy into an aligned buffer (Buffer.from may hand out an odd offset into its pool);
+    // s16le matches the byte order of every platform Node and rtc-node run on.
+    const samples = new Int16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + (bytes.length & ~1)));
     const stereo = channels === OUTPUT_CHANNELS ? samples : toStereo(samples, channels);
     if (rate === OUTPUT_RATE) return stereo;
     if (this.resampler?.inputRate !== rate) {
