@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeLyria } from '../harness/fakeLyria.js';
 import type { Listener } from '../harness/listener.js';
-import { ARTIFACTS } from '../harness/processes.js';
+import { ARTIFACTS, waitUntil } from '../harness/processes.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
 
 const API_KEY = 'fake-google-key-0123456789';
@@ -21,7 +21,8 @@ beforeAll(async () => {
   rc = await startRoomcast(undefined, {
     GOOGLE_API_KEY: API_KEY,
     LYRIA_BASE_URL: fake.baseUrl,
-    LYRIA_SILENCE_TIMEOUT_MS: '3000',
+    // Above the longest gap between chunks in the jitter test (2 s + 1.5 s), as the default 6 s is.
+    LYRIA_SILENCE_TIMEOUT_MS: '4000',
     LYRIA_PROMPT_FADE_MS: '1000',
     LYRIA_CONNECT_TIMEOUT_MS: '3000',
   });
@@ -36,6 +37,27 @@ afterAll(async () => {
   // The API key must not appear in any log of the run.
   for (const proc of [rc.agent, rc.bridge]) expect(proc.output()).not.toContain(API_KEY);
 });
+
+/**
+ * Waits until the fake has received what the agent sent: the agent's confirmation travels
+ * through LiveKit and may reach this process before the WebSocket message does.
+ */
+async function arrived(kind: string, since: number, check: (bodies: Array<Record<string, unknown>>) => boolean) {
+  await waitUntil(() => check(fake.sent(kind, since).map((m) => m.body)), 3_000, `${kind} at the fake Lyria`).catch(() => undefined);
+  return fake.sent(kind, since).map((m) => m.body);
+}
+
+/** The last `kind` message the fake received since `since` is `expected`. */
+async function expectLast(kind: string, since: number, expected: object) {
+  const bodies = await arrived(kind, since, (b) => JSON.stringify(b.at(-1)) === JSON.stringify(expected));
+  expect(bodies.at(-1)).toEqual(expected);
+}
+
+/** The fake received the playback control `name` since `since`. */
+async function expectControl(since: number, name: string) {
+  const bodies = await arrived('playbackControl', since, (b) => b.some((m) => m.playbackControl === name));
+  expect(bodies.map((b) => b.playbackControl)).toContain(name);
+}
 
 const started = (l: Listener, since: number) => l.waitForMessage((m) => m.type === 'continuous_music_started', { since, timeoutMs: 30_000 });
 
@@ -53,7 +75,7 @@ describe('Lyria RealTime', () => {
     results.commandToFirstAudioMs = (listener.onsetAfter(sent.at) ?? NaN) - sent.at;
     const [setup] = fake.sent('setup', sent.at);
     expect(setup?.body).toEqual({ setup: { model: 'models/lyria-realtime-exp' } });
-    expect(fake.sent('clientContent', sent.at).at(-1)?.body).toEqual({ clientContent: { weightedPrompts: [{ text: 'warm synth pads', weight: 1 }] } });
+    await expectLast('clientContent', sent.at, { clientContent: { weightedPrompts: [{ text: 'warm synth pads', weight: 1 }] } });
     const state = await listener.waitForAgentState((s) => s.source === 'lyria' && s.state === 'playing');
     expect(state).toMatchObject({ settings: { bpm: 120, density: 0.4 }, connection: 'connected' });
   });
@@ -62,15 +84,15 @@ describe('Lyria RealTime', () => {
     const sent = rc.app.send(room, { type: 'set_music_config', bpm: 90 });
     const confirmation = await listener.waitForMessage((m) => m.type === 'music_config_set', { since: sent.at });
     expect(confirmation.body).toMatchObject({ ok: true, context_reset: true, message: expect.stringMatching(/context was reset/) });
-    expect(fake.sent('musicGenerationConfig', sent.at).at(-1)?.body).toEqual({ musicGenerationConfig: { bpm: 90, density: 0.4 } });
-    expect(fake.sent('playbackControl', sent.at).map((m) => m.body.playbackControl)).toContain('RESET_CONTEXT');
+    await expectLast('musicGenerationConfig', sent.at, { musicGenerationConfig: { bpm: 90, density: 0.4 } });
+    await expectControl(sent.at, 'RESET_CONTEXT');
     await listener.waitForTone(360, { since: sent.at, timeoutMs: 8_000 });
     results.bpmChangeToNewTempoMs = (listener.windows.find((w) => w.at >= sent.at && Math.abs(w.frequency - 360) < 10)?.firstFrameAt ?? NaN) - sent.at;
 
     const density = rc.app.send(room, { type: 'set_music_config', density: 0.8 });
     const noReset = await listener.waitForMessage((m) => m.type === 'music_config_set', { since: density.at });
     expect(noReset.body).toMatchObject({ ok: true, context_reset: false });
-    expect(fake.sent('musicGenerationConfig', density.at).at(-1)?.body).toEqual({ musicGenerationConfig: { bpm: 90, density: 0.8 } });
+    await expectLast('musicGenerationConfig', density.at, { musicGenerationConfig: { bpm: 90, density: 0.8 } });
   });
 
   it('a dropped session is reported and recovered with the same prompts and settings', async () => {
@@ -81,8 +103,8 @@ describe('Lyria RealTime', () => {
     expect(reconnecting.body.error).toMatch(/closed/);
     const recovered = await listener.waitForMessage((m) => m.type === 'source_state' && m.state === 'connected', { since: droppedAt, timeoutMs: 15_000 });
     expect(fake.connections).toBe(connectionsBefore + 1);
-    expect(fake.sent('clientContent', droppedAt).at(-1)?.body).toEqual({ clientContent: { weightedPrompts: [{ text: 'warm synth pads', weight: 1 }] } });
-    expect(fake.sent('musicGenerationConfig', droppedAt).at(-1)?.body).toEqual({ musicGenerationConfig: { bpm: 90, density: 0.8 } });
+    await expectLast('clientContent', droppedAt, { clientContent: { weightedPrompts: [{ text: 'warm synth pads', weight: 1 }] } });
+    await expectLast('musicGenerationConfig', droppedAt, { musicGenerationConfig: { bpm: 90, density: 0.8 } });
     await listener.waitForTone(360, { since: recovered.at, timeoutMs: 8_000 });
     // The app sees it too, in the retained state.
     const mirrored = await rc.app.waitForState(room, (s) => (s.last_drop as { recovered_after_ms?: number } | undefined)?.recovered_after_ms !== undefined, { since: droppedAt });
@@ -122,7 +144,7 @@ describe('Lyria RealTime', () => {
     expect(mirrored.state.last_notice).toMatchObject({ text: 'forbidden chant' });
     // The fade ends on exactly the new prompts.
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(fake.sent('clientContent', sent.at).at(-1)?.body).toEqual({ clientContent: { weightedPrompts: [{ text: 'forbidden chant', weight: 1 }, { text: 'ambient', weight: 1 }] } });
+    await expectLast('clientContent', sent.at, { clientContent: { weightedPrompts: [{ text: 'forbidden chant', weight: 1 }, { text: 'ambient', weight: 1 }] } });
     expect(fake.sent('clientContent', sent.at).length).toBeGreaterThan(1);
   });
 
@@ -130,17 +152,17 @@ describe('Lyria RealTime', () => {
     const skip = rc.app.send(room, { type: 'skip_music' });
     const skipped = await listener.waitForMessage((m) => m.type === 'music_skipped', { since: skip.at });
     expect(skipped.body).toMatchObject({ ok: true, source: 'lyria' });
-    expect(fake.sent('playbackControl', skip.at).map((m) => m.body.playbackControl)).toContain('RESET_CONTEXT');
+    await expectControl(skip.at, 'RESET_CONTEXT');
 
     const pause = rc.app.send(room, { type: 'pause_music' });
     await listener.waitForMessage((m) => m.type === 'music_paused', { since: pause.at });
-    expect(fake.sent('playbackControl', pause.at).map((m) => m.body.playbackControl)).toContain('PAUSE');
+    await expectControl(pause.at, 'PAUSE');
     await listener.waitForSilence({ since: pause.at + 300 });
     await listener.waitForAgentState((s) => s.state === 'paused');
 
     const resume = rc.app.send(room, { type: 'resume_music' });
     await listener.waitForMessage((m) => m.type === 'music_resumed', { since: resume.at });
-    expect(fake.sent('playbackControl', resume.at).map((m) => m.body.playbackControl)).toContain('PLAY');
+    await expectControl(resume.at, 'PLAY');
     await listener.waitForTone(360, { since: resume.at, timeoutMs: 8_000 });
   });
 
