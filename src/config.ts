@@ -38,7 +38,7 @@ const mqttSchema = z.object({
     .transform((s) => s.replace(/\/+$/, ''))
     .default('roomcast'),
   MQTT_CLIENT_ID: z.string().regex(/^[^/+#]{1,128}$/, 'must be 1-128 characters without "/", "+" or "#"').optional(),
-  MQTT_SHARE_GROUP: z.string().regex(/^[^/+#]*$/, 'must not contain "/", "+" or "#"').default('roomcast-bridges'),
+  MQTT_SHARE_GROUP: z.string().regex(/^[^/+#]*$/, 'must not contain "/", "+" or "#"').default(''),
 });
 
 const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.shape).extend({
@@ -50,7 +50,7 @@ const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.
 });
 
 const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
-  MUSIC_CATALOG: z.string({ message: 'is required: a path or http(s) URL of a JSON catalog' }).min(1),
+  MUSIC_CATALOG: z.string({ message: 'is required: a JSON or M3U catalog (path or http(s) URL), or a folder of audio files' }).min(1),
   AGENT_HTTP_HOST: z.string().default('0.0.0.0'),
   AGENT_HTTP_PORT: port.default(8081),
   AGENT_METRICS_PORT: port.default(8091),

@@ -3,7 +3,7 @@
  * This module is what the worker loads in each job process (ServerOptions.agent).
  */
 import { AutoSubscribe, defineAgent, type JobContext } from '@livekit/agents';
-import { loadAgentConfig } from '../config.js';
+import { loadAgentConfig, type AgentConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { Catalog } from '../music/catalog.js';
 import { RoomSession } from './roomSession.js';
@@ -11,7 +11,13 @@ import { MetricsReporter } from '../ops/agentMetrics.js';
 import { AGENT_ATTRIBUTE, agentParticipantName } from '../protocol/messages.js';
 
 let catalog: Promise<Catalog> | undefined;
-const loadCatalog = (location: string) => (catalog ??= Catalog.load(location));
+/** Once per job process, which then follows the catalog's changes. */
+const loadCatalog = (config: AgentConfig) =>
+  (catalog ??= Catalog.load(config.catalog).then((loaded) => {
+    const log = createLogger('agent', config.log);
+    loaded.watch((result) => ('error' in result ? log.warn({ catalog: config.catalog, err: result.error }, 'catalog reload failed; keeping the songs there were') : log.info({ catalog: config.catalog, songs: result.songs }, 'catalog reloaded')));
+    return loaded;
+  }));
 
 /**
  * At most one Roomcast agent plays in a room (two bridges may dispatch at once). A joining agent
@@ -27,13 +33,13 @@ function yieldsToAnotherAgent(ctx: JobContext, agentName: string): boolean {
 export default defineAgent({
   // Job processes are started ahead of demand: load the catalog there, not on the command's path.
   prewarm: async () => {
-    await loadCatalog(loadAgentConfig().catalog);
+    await loadCatalog(loadAgentConfig());
   },
   entry: async (ctx: JobContext) => {
     const config = loadAgentConfig();
     const log = createLogger('agent', config.log).child({ room: ctx.job.room?.name, job: ctx.job.id });
     const metrics = new MetricsReporter();
-    const session = new RoomSession(ctx.room, { catalog: await loadCatalog(config.catalog), config, log, metrics });
+    const session = new RoomSession(ctx.room, { catalog: await loadCatalog(config), config, log, metrics });
     session.listen();
     ctx.addShutdownCallback(async () => {
       await session.close();

@@ -2,7 +2,7 @@
  * The bridge's view of LiveKit, through the server API only (it never joins a room): make sure a
  * Roomcast agent is in a room, and deliver packets to it.
  */
-import { ParticipantInfo_Kind } from '@livekit/protocol';
+import { JobStatus, ParticipantInfo_Kind } from '@livekit/protocol';
 import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, TwirpError, type ParticipantInfo } from 'livekit-server-sdk';
 import type { LiveKitConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -24,7 +24,10 @@ export class NoAgentError extends Error {
   override name = 'NoAgentError';
 }
 
+/** An agent usually joins within a second or two; a busy worker takes longer, so poll less. */
 const POLL_MS = 50;
+const SLOW_POLL_AFTER_MS = 2_000;
+const SLOW_POLL_MS = 250;
 const REDISPATCH_MS = 5_000;
 
 /** The server API speaks HTTP on the same host and port as the WebSocket URL. */
@@ -49,12 +52,14 @@ export class RoomAgents {
    * Resolves once a ready Roomcast agent is a participant of the room. A room with neither an
    * agent nor a pending dispatch gets a dispatch. livekit-server drops a dispatch it cannot place
    * (no worker, or every worker at its target load) without a trace, so a dispatch that has not
-   * produced an agent after REDISPATCH_MS is replaced.
+   * produced an agent after REDISPATCH_MS is replaced, unless a worker has taken its job: a busy
+   * worker may take longer to start it, and a second dispatch would only cost it another process.
    */
   async ensureAgent(room: string, timeoutMs: number, { replaceDispatch = false } = {}): Promise<'present' | 'dispatched'> {
     const participants = await this.participants(room);
     if (participants?.some((p) => this.isOurAgent(p))) return 'present';
-    const deadline = Date.now() + timeoutMs;
+    const startedAt = Date.now();
+    const deadline = startedAt + timeoutMs;
     // Listing the dispatches of a room that does not exist stalls for 3 s in livekit-server,
     // and listParticipants cannot tell such a room from an empty one: only look when occupied.
     // A caller that knows the room's agent died asks to replace its dispatch at once.
@@ -62,10 +67,10 @@ export class RoomAgents {
     if (replaceDispatch && participants?.length) dispatchedAt = -REDISPATCH_MS;
     while (Date.now() < deadline) {
       if (Date.now() - dispatchedAt >= REDISPATCH_MS) {
-        await this.redispatch(room, dispatchedAt !== 0);
+        if (dispatchedAt <= 0 || !(await this.workerHasJob(room))) await this.redispatch(room, dispatchedAt !== 0);
         dispatchedAt = Date.now();
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await new Promise((r) => setTimeout(r, Date.now() - startedAt < SLOW_POLL_AFTER_MS ? POLL_MS : SLOW_POLL_MS));
       if ((await this.participants(room))?.some((p) => this.isOurAgent(p))) return 'dispatched';
     }
     throw new NoAgentError(`no Roomcast agent "${this.config.agentName}" joined room "${room}" within ${timeoutMs} ms; is an agent worker running?`);
@@ -91,6 +96,12 @@ export class RoomAgents {
 
   private async hasDispatch(room: string): Promise<boolean> {
     return (await this.ourDispatches(room)).length > 0;
+  }
+
+  /** True when a worker took the job of one of the room's dispatches and is starting or running it. */
+  private async workerHasJob(room: string): Promise<boolean> {
+    const jobs = (await this.ourDispatches(room)).flatMap((d) => d.state?.jobs ?? []);
+    return jobs.some((j) => !!j.state?.workerId && (j.state.status === JobStatus.JS_PENDING || j.state.status === JobStatus.JS_RUNNING));
   }
 
   private async redispatch(room: string, replacing: boolean): Promise<void> {

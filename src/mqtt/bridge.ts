@@ -3,7 +3,8 @@
  * given an agent if it has none, and the command is delivered; every command gets a reply, and a
  * second one once the agent confirms it. Commands for one room are delivered in the order they
  * arrived. Commands that change what a room should play first update its desired state (retained
- * on the broker), from which any bridge restores a room that lost its music.
+ * on the broker), from which any bridge restores a room that lost its music. With several
+ * replicas, each room has one owner (see replicas.ts).
  */
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
@@ -16,6 +17,7 @@ import { Topics } from '../protocol/topics.js';
 import { NoAgentError, type RoomView } from '../livekit/roomAgents.js';
 import { nextDesired, type DesiredState } from '../protocol/desired.js';
 import { RoomWatcher } from './roomWatcher.js';
+import { Replicas } from './replicas.js';
 
 /** What the bridge needs from LiveKit (RoomAgents in production). */
 export interface AgentDelivery {
@@ -30,6 +32,19 @@ const SESSION_EXPIRY_S = 24 * 3600;
 const RECONCILE_INTERVAL_MS = 5_000;
 /** A desired state older than this is no longer restored. */
 const DESIRED_MAX_AGE_MS = 24 * 3600 * 1000;
+/** Each replica renews its presence this often; one unheard for PEER_STALE_MS is out. */
+const PRESENCE_HEARTBEAT_MS = 5_000;
+const PEER_STALE_MS = 3 * PRESENCE_HEARTBEAT_MS + 1_000;
+/** Commands of rooms owned by another replica are kept this long, to replay if it dies. */
+const TAKEOVER_WINDOW_MS = 10_000;
+const TAKEOVER_MAX_PER_ROOM = 64;
+
+interface HeardCommand {
+  at: number;
+  topic: string;
+  payload: Buffer;
+  packet: IPublishPacket;
+}
 
 export class Bridge {
   private client: MqttClient | undefined;
@@ -38,6 +53,10 @@ export class Bridge {
   private readonly watcher: RoomWatcher;
   private readonly desired = new Map<string, DesiredState>();
   private readonly lastRestore = new Map<string, number>();
+  private replicas: Replicas | undefined;
+  /** Recent commands of rooms this replica does not own, oldest first. */
+  private readonly othersCommands = new Map<string, HeardCommand[]>();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: BridgeConfig,
@@ -49,7 +68,7 @@ export class Bridge {
     this.watcher = new RoomWatcher({
       read: (room) => delivery.roomView(room),
       reconcile: (room, view) => this.reconcile(room, view),
-      keep: (room) => this.shouldPlay(room) !== undefined,
+      keep: (room, hasAgent) => this.owns(room) && (hasAgent || this.shouldPlay(room) !== undefined),
       onState: (room, state) => this.client?.publish(this.topics.state(room), JSON.stringify(state), { qos: 1, retain: true }),
       onRoomsChanged: (count) => metrics.roomsWatched.set(count),
       log,
@@ -62,6 +81,8 @@ export class Bridge {
     const { url, username, password, clientId, shareGroup } = this.config.mqtt;
     const id = clientId ?? `roomcast-bridge-${randomUUID().slice(0, 8)}`;
     const presence = this.topics.bridgeState(id);
+    this.replicas = new Replicas(id, PEER_STALE_MS);
+    this.metrics.replicas.set(1);
     const client = await mqtt.connectAsync(url, {
       protocolVersion: 5,
       clientId: id,
@@ -87,13 +108,22 @@ export class Bridge {
       this.log.info('mqtt connected');
       announce().catch((err: Error) => this.log.warn({ err: err.message }, 'could not announce the bridge online'));
     });
-    // Replicas share one subscription: the broker hands each command to one of them.
+    // Replicas learn of each other first, so that no command is handled by a replica that does
+    // not know yet that another one owns its room.
+    await client.subscribeAsync(this.topics.allBridgeStates, { qos: 1 });
+    // With a share group the broker hands each command to one replica (ordered per room only on
+    // brokers that pick the replica by topic); without one, each replica hears all and keeps its own.
     const subscription = shareGroup ? `$share/${shareGroup}/${this.topics.allCommands}` : this.topics.allCommands;
     await client.subscribeAsync(subscription, { qos: 1 });
     // Every replica learns every room's desired state (retained), to restore it when needed.
     await client.subscribeAsync(this.topics.allDesired, { qos: 1 });
     this.metrics.mqttConnected.set(1);
     await announce();
+    this.heartbeat = setInterval(() => {
+      if (client.connected) announce().catch(() => undefined);
+      this.forgetOldCommands();
+      if (this.replicas?.sweep()) this.onReplicasChanged();
+    }, PRESENCE_HEARTBEAT_MS);
     this.log.info({ subscription, clientId: id }, 'bridge ready');
   }
 
@@ -103,6 +133,7 @@ export class Bridge {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
     await Promise.allSettled(this.roomQueues.values());
     this.watcher.stop();
     const client = this.client;
@@ -115,8 +146,15 @@ export class Bridge {
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const desiredOf = this.topics.sessionIn(topic, 'desired');
     if (desiredOf !== undefined) return this.onDesired(desiredOf, payload);
+    const replica = this.topics.bridgeOf(topic);
+    if (replica !== undefined) return this.onPresence(replica, payload);
     const session = this.topics.sessionOf(topic);
     if (session === undefined) return;
+    if (!this.config.mqtt.shareGroup && !this.owns(session)) return this.keepOthersCommand(session, { at: Date.now(), topic, payload, packet });
+    this.onCommand(session, payload, packet);
+  }
+
+  private onCommand(session: string, payload: Buffer, packet: IPublishPacket): void {
     const receivedAt = performance.now();
     const reply = (r: Omit<Reply, 'type' | 'session_id'>) => {
       this.count(r, (performance.now() - receivedAt) / 1000);
@@ -158,12 +196,61 @@ export class Bridge {
     });
   }
 
+  private owns(room: string): boolean {
+    return this.replicas?.owns(room) ?? true;
+  }
+
+  private onPresence(replica: string, payload: Buffer): void {
+    let online = false;
+    try {
+      online = (JSON.parse(payload.toString()) as { state?: unknown }).state === 'online';
+    } catch {
+      // An unreadable presence counts as offline.
+    }
+    if (this.replicas?.heard(replica, online)) this.onReplicasChanged();
+  }
+
+  /**
+   * Rooms move between replicas. Those this one now owns are followed (and restored if they lost
+   * their music), and the commands it heard for them in the last seconds are replayed in order:
+   * the replica that owned them may have died before delivering them. Only commands with the app's
+   * request_id are replayed, because the agent applies a request_id once whoever delivers it.
+   */
+  private onReplicasChanged(): void {
+    const live = this.replicas?.live() ?? [];
+    this.log.info({ replicas: live }, 'bridge replicas changed');
+    this.metrics.replicas.set(live.length);
+    for (const room of this.desired.keys()) if (this.owns(room) && this.shouldPlay(room)) this.watcher.watch(room);
+    for (const [room, heard] of this.othersCommands) {
+      if (!this.owns(room)) continue;
+      this.othersCommands.delete(room);
+      const replay = heard.filter((c) => Date.now() - c.at <= TAKEOVER_WINDOW_MS && hasRequestId(c.payload));
+      if (replay.length > 0) this.log.warn({ room, session_id: room, commands: replay.length }, 'took over a room: replaying its latest commands');
+      for (const c of replay) this.onCommand(room, c.payload, c.packet);
+    }
+  }
+
+  private keepOthersCommand(room: string, command: HeardCommand): void {
+    const heard = this.othersCommands.get(room) ?? [];
+    heard.push(command);
+    if (heard.length > TAKEOVER_MAX_PER_ROOM) heard.shift();
+    this.othersCommands.set(room, heard);
+  }
+
+  private forgetOldCommands(): void {
+    const oldest = Date.now() - TAKEOVER_WINDOW_MS;
+    for (const [room, heard] of this.othersCommands) {
+      while (heard.length > 0 && (heard[0] as HeardCommand).at < oldest) heard.shift();
+      if (heard.length === 0) this.othersCommands.delete(room);
+    }
+  }
+
   private onDesired(session: string, payload: Buffer): void {
     try {
       const desired = JSON.parse(payload.toString()) as DesiredState;
       if (typeof desired.playing !== 'boolean') return;
       this.desired.set(session, desired);
-      if (this.shouldPlay(session)) this.watcher.watch(session);
+      if (this.owns(session) && this.shouldPlay(session)) this.watcher.watch(session);
     } catch {
       this.log.warn({ session_id: session }, 'ignored a malformed desired state');
     }
@@ -190,7 +277,7 @@ export class Bridge {
    */
   private reconcile(room: string, view: RoomView): void {
     const start = this.shouldPlay(room);
-    if (!start || view.listeners === 0 || this.roomQueues.has(room) || this.watcher.awaiting(room)) return;
+    if (!start || !this.owns(room) || view.listeners === 0 || this.roomQueues.has(room) || this.watcher.awaiting(room)) return;
     const agent = view.agent;
     const lost = !agent || (agent.state.state === 'stopped' && !agent.results.some((r) => r.request_id === start.request_id));
     if (!lost || Date.now() - (this.lastRestore.get(room) ?? 0) < RECONCILE_INTERVAL_MS) return;
@@ -240,4 +327,9 @@ export class Bridge {
       client.publish(responseTopic, body, { qos: 1, properties: correlationData ? { correlationData } : {} });
     }
   }
+}
+
+function hasRequestId(payload: Buffer): boolean {
+  const parsed = parseCommand(payload);
+  return parsed.ok && parsed.command.request_id !== undefined;
 }

@@ -2,8 +2,8 @@
  * Follows rooms through the server API and the agent's participant attributes (the bridge never
  * joins a room): it resolves the agent's confirmation of each command, mirrors the room's music
  * state to a callback whenever it changes, and hands every reading to `reconcile`. Polls every
- * `busyMs` while a confirmation is awaited, else every `idleMs`; forgets a room once it has no
- * agent, unless `keep` says otherwise.
+ * `busyMs` while a confirmation is awaited, else every `idleMs`; forgets a room once nothing is
+ * awaited and `keep` says so (by default, once it has no agent).
  */
 import type { RoomView } from '../livekit/roomAgents.js';
 import type { Logger } from '../log.js';
@@ -14,8 +14,8 @@ export interface RoomWatcherOptions {
   onState(room: string, state: Record<string, unknown>): void;
   /** Called with every reading, to bring the room to what it should be. */
   reconcile?(room: string, view: RoomView): void;
-  /** Keep following a room that has no agent (its music should be playing). */
-  keep?(room: string): boolean;
+  /** Whether to go on following a room that has no confirmation awaited. */
+  keep?(room: string, hasAgent: boolean): boolean;
   onRoomsChanged?(count: number): void;
   log: Logger;
   idleMs: number;
@@ -112,7 +112,8 @@ export class RoomWatcher {
       }
       this.options.reconcile?.(room, view);
     }
-    if (view && !agent && watched.pending.size === 0 && !this.options.keep?.(room)) {
+    const keep = this.options.keep ?? ((_room: string, hasAgent: boolean) => hasAgent);
+    if (view && watched.pending.size === 0 && !keep(room, agent !== undefined)) {
       this.rooms.delete(room);
       this.options.onRoomsChanged?.(this.rooms.size);
       return;

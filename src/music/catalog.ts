@@ -1,7 +1,9 @@
-/** The song catalog: a JSON file (path or http(s) URL) listing songs, filtered by language and genre. */
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+/** The song catalog (see catalogFormats.ts for where songs come from), filtered and searched. */
+import { watch } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { z } from 'zod';
+import { formatOf, type CatalogFormat, isUrl, parseJsonCatalog, parseM3u, readText, scanFolder } from './catalogFormats.js';
 
 export const songSchema = z.object({
   id: z.string().min(1),
@@ -23,30 +25,55 @@ export interface SongFilter {
   genre?: string | undefined;
 }
 
-const isUrl = (s: string) => /^https?:\/\//i.test(s);
-
 export class Catalog {
-  constructor(readonly songs: readonly Song[]) {}
+  private current: readonly Song[];
 
+  constructor(
+    songs: readonly Song[],
+    readonly location = '',
+    readonly format: CatalogFormat = 'json',
+  ) {
+    this.current = checkIds(songs, location);
+  }
+
+  get songs(): readonly Song[] {
+    return this.current;
+  }
+
+  /** A JSON catalog, an M3U/M3U8 playlist (path or http(s) URL), or a folder of audio files. */
   static async load(location: string): Promise<Catalog> {
-    const text = isUrl(location) ? await fetchText(location) : await readFile(location, 'utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new Error(`catalog ${location} is not valid JSON: ${(err as Error).message}`);
-    }
-    const parsed = catalogSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new Error(`catalog ${location} is invalid at ${issue?.path.join('.') || 'top level'}: ${issue?.message}`);
-    }
-    const ids = new Set<string>();
-    for (const song of parsed.data) {
-      if (ids.has(song.id)) throw new Error(`catalog ${location} has the id "${song.id}" twice`);
-      ids.add(song.id);
-    }
-    return new Catalog(parsed.data.map((song) => ({ ...song, url: resolveSongUrl(song.url, location) })));
+    const format = formatOf(location, !isUrl(location) && (await stat(location)).isDirectory());
+    return new Catalog(await readSongs(location, format), location, format);
+  }
+
+  /**
+   * Reloads the catalog whenever its file or folder changes (local catalogs only). A reload that
+   * fails keeps the songs there were and says why; a room plays on with what it has.
+   */
+  watch(onReload: (result: { songs: number } | { error: string }) => void, debounceMs = 500): () => void {
+    if (!this.location || isUrl(this.location)) return () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const reload = () => {
+      readSongs(this.location, this.format)
+        .then((songs) => {
+          this.current = checkIds(songs, this.location);
+          onReload({ songs: songs.length });
+        })
+        .catch((err: Error) => onReload({ error: err.message }));
+    };
+    // A file is watched through its folder: editors replace files rather than write them in place.
+    const folder = this.format === 'folder';
+    const watcher = watch(folder ? this.location : dirname(this.location), { recursive: folder }, (_event, name) => {
+      if (!folder && name !== basename(this.location)) return;
+      clearTimeout(timer);
+      timer = setTimeout(reload, debounceMs);
+    });
+    watcher.on('error', (err) => onReload({ error: err.message }));
+    watcher.unref();
+    return () => {
+      clearTimeout(timer);
+      watcher.close();
+    };
   }
 
   /**
@@ -78,16 +105,17 @@ function matches(value: string | undefined, wanted: string | undefined): boolean
   return wanted === undefined || value?.toLowerCase() === wanted.toLowerCase();
 }
 
-/** Relative song paths are relative to the catalog, wherever the catalog lives. */
-function resolveSongUrl(url: string, catalogLocation: string): string {
-  if (isUrl(url) || isAbsolute(url)) return url;
-  if (url.startsWith('file://')) return new URL(url).pathname;
-  if (isUrl(catalogLocation)) return new URL(url, catalogLocation).toString();
-  return resolve(dirname(catalogLocation), url);
+async function readSongs(location: string, format: CatalogFormat): Promise<Song[]> {
+  if (format === 'folder') return scanFolder(location);
+  const text = await readText(location);
+  return format === 'm3u' ? parseM3u(text, location) : parseJsonCatalog(text, location);
 }
 
-async function fetchText(url: string): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`catalog ${url} answered HTTP ${res.status}`);
-  return res.text();
+function checkIds(songs: readonly Song[], location: string): readonly Song[] {
+  const ids = new Set<string>();
+  for (const song of songs) {
+    if (ids.has(song.id)) throw new Error(`catalog ${location} has the id "${song.id}" twice`);
+    ids.add(song.id);
+  }
+  return songs;
 }

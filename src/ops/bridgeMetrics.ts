@@ -20,6 +20,7 @@ export function createBridgeMetrics() {
       registers: [registry],
     }),
     mqttConnected: new Gauge({ name: 'roomcast_bridge_mqtt_connected', help: '1 while connected to the MQTT broker', registers: [registry] }),
+    replicas: new Gauge({ name: 'roomcast_bridge_replicas', help: 'Live bridge replicas this one knows of, itself included', registers: [registry] }),
     roomsWatched: new Gauge({ name: 'roomcast_bridge_rooms_watched', help: 'Rooms whose state the bridge follows', registers: [registry] }),
   };
 }

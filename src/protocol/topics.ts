@@ -42,6 +42,18 @@ export class Topics {
     return `${this.base}/bridge/${clientId}/state`;
   }
 
+  get allBridgeStates(): string {
+    return `${this.base}/bridge/+/state`;
+  }
+
+  /** The replica id of a bridge presence topic, or undefined when the topic is not one. */
+  bridgeOf(topic: string): string | undefined {
+    const prefix = `${this.base}/bridge/`;
+    if (!topic.startsWith(prefix) || !topic.endsWith('/state')) return undefined;
+    const id = topic.slice(prefix.length, -'/state'.length);
+    return id && !id.includes('/') ? id : undefined;
+  }
+
   /** The session level of a command topic, or undefined when the topic is not one. */
   sessionOf(topic: string): string | undefined {
     return this.sessionIn(topic, 'command');

@@ -32,11 +32,11 @@ export const DEFAULT_TONES: ToneSpec[] = [
 ];
 
 /** The stack with a catalog of generated tones, or with the catalog at `catalogPath`. */
-export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv: NodeJS.ProcessEnv = {}, catalogPath?: string): Promise<Roomcast> {
+export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv: NodeJS.ProcessEnv = {}, catalogPath?: string, bridgeEnv: NodeJS.ProcessEnv = {}): Promise<Roomcast> {
   const catalog = catalogPath ? { path: catalogPath, songs: [] } : makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-tones-')), tones);
   const [livekit, broker] = await Promise.all([startLiveKit(), startMosquitto()]);
   const env = { livekitUrl: livekit.url, mqttUrl: broker.url, catalog: catalog.path };
-  const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: agentEnv }), startBridge(env)]);
+  const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: agentEnv }), startBridge({ ...env, extra: bridgeEnv })]);
   const app = await App.connect(broker.url);
   const listeners: Listener[] = [];
   const rc: Roomcast = {

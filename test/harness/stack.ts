@@ -43,7 +43,8 @@ export async function startLiveKit(host = testHost()): Promise<LiveKitServer> {
       'logging:',
       '  level: info',
       'room:',
-      '  empty_timeout: 60',
+      // As in the shipped livekit.yaml: a room that only agents joined closes after empty_timeout.
+      '  empty_timeout: 300',
       '  departure_timeout: 10',
       '',
     ].join('\n'),
