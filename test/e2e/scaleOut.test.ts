@@ -37,6 +37,8 @@ const AGENT_ENV = {
   // longer than the default 5 s to come out of ffmpeg. This test is about commands, not CPU.
   LOUDNESS_NORMALIZATION: 'false',
   SONG_START_TIMEOUT_MS: '15000',
+  // 17 rooms have no listener: the agent must not leave them (after 60 s by default) mid-burst.
+  AGENT_EMPTY_ROOM_MS: '600000',
 };
 const BRIDGE_ENV = { AGENT_JOIN_TIMEOUT_MS: '60000' };
 /** Rooms nobody analyses end paused: 20 playing rooms are more than this 2-core machine encodes. */
