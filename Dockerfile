@@ -20,6 +20,8 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The listener page the bridge serves when LISTENER_PAGE is on.
+COPY web ./web
 COPY package.json ./
 USER node
 CMD ["node", "dist/agent/main.js", "start"]

@@ -6,14 +6,17 @@ import { Bridge } from '../src/mqtt/bridge.js';
 import { startupStep } from '../src/startup.js';
 import { createBridgeMetrics } from '../src/ops/bridgeMetrics.js';
 import { startOpsServer } from '../src/ops/httpServer.js';
+import { listenerPageRoutes } from '../src/ops/listenerPage.js';
 
 const config = await startupStep(() => loadBridgeConfig());
 const log = createLogger('bridge', config.log);
 const metrics = createBridgeMetrics();
 const bridge = new Bridge(config, new RoomAgents(config.livekit, log), log, metrics);
 await startupStep(() => bridge.start());
-await startupStep(() => startOpsServer({ ...config.http, registry: metrics.registry, unhealthy: () => bridge.unhealthy() }));
-log.info({ port: config.http.port }, 'serving /metrics and /healthz');
+const page = config.listenerPage;
+const routes = page ? listenerPageRoutes({ livekit: config.livekit, publicUrl: page.livekitUrl, submit: (room, payload) => bridge.submit(room, payload), log }) : undefined;
+await startupStep(() => startOpsServer({ ...config.http, registry: metrics.registry, unhealthy: () => bridge.unhealthy(), routes }));
+log.info({ port: config.http.port, listenerPage: page ? '/listen' : 'off' }, 'serving /metrics and /healthz');
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

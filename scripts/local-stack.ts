@@ -70,6 +70,9 @@ async function main(): Promise<void> {
 
   env.MUSIC_CATALOG ||= ensureDemoCatalog(join(STATE, 'demo'));
 
+  // The listener page, on this machine only: it hands out listener tokens to whoever asks.
+  env.LISTENER_PAGE ||= 'true';
+  env.BRIDGE_HTTP_HOST ||= '127.0.0.1';
   run('agent', process.execPath, [join(ROOT, 'dist/agent/main.js'), 'start'], env);
   run('bridge', process.execPath, [join(ROOT, 'dist/bridge/main.js')], env);
   await printHowTo(env);
@@ -83,7 +86,10 @@ Roomcast is up.
   MQTT      ${env.MQTT_URL}
   Catalog   ${env.MUSIC_CATALOG}
 
-Start music in room "demo":
+Open the listener page, join room "demo" and press Start:
+  http://localhost:${env.BRIDGE_HTTP_PORT || 8090}/listen?room=demo
+
+Or start music in room "demo" over MQTT:
   mosquitto_pub -L ${env.MQTT_URL}/roomcast/demo/command -m '{"type":"start_continuous_music"}'
 Listen with any LiveKit client, using this listener token for room "demo" (valid 2 hours):
   ${token}

@@ -17,6 +17,9 @@ ip addr add 10.77.0.1/24 dev rc0
 ip addr add 10.77.0.2/24 dev rc1
 ip link set rc0 up
 ip link set rc1 up
+# Chromium only gathers ICE candidates on the interface of the default route: give it one. The
+# namespace has no link to the outside, so a packet for any other address goes nowhere.
+ip route add default via 10.77.0.2 dev rc0
 
 export ROOMCAST_TEST_HOST=10.77.0.1
 exec "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real parts the end-to-end tests run when they are missing: livekit-server (pinned,
-# built with `go install`, cached in ~/go/bin), Mosquitto and ffmpeg (Debian packages).
+# built with `go install`, cached in ~/go/bin), Mosquitto, ffmpeg and Chromium (Debian packages).
 # Prints where each one is. Exits non-zero when a part cannot be had.
 set -euo pipefail
 
@@ -11,6 +11,9 @@ command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
+# `--tests`: also what only the test suite needs, Debian's Chromium for the listener page's test.
+tests=false; [ "${1:-}" = "--tests" ] && tests=true
+$tests && { [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need_apt+=(chromium); }
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "provision: installing ${need_apt[*]} with apt"
@@ -30,3 +33,4 @@ fi
 echo "provision: livekit-server $LIVEKIT_VERSION at $lk"
 echo "provision: mosquitto at $(command -v mosquitto || echo /usr/sbin/mosquitto)"
 echo "provision: ffmpeg at $(command -v ffmpeg)"
+$tests && echo "provision: chromium at ${CHROMIUM_PATH:-/usr/bin/chromium}"

@@ -8,7 +8,7 @@ reports=test-artifacts/reports
 rm -rf "$reports"; mkdir -p "$reports"
 
 set -e
-bash scripts/provision.sh
+bash scripts/provision.sh --tests
 npx eslint .
 npx tsc -p tsconfig.json --noEmit
 npx tsc -p tsconfig.json

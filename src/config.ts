@@ -47,6 +47,8 @@ const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.
   BRIDGE_HTTP_HOST: z.string().default('0.0.0.0'),
   BRIDGE_HTTP_PORT: port.default(8090),
   STATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  LISTENER_PAGE: z.stringbool().default(false),
+  LISTENER_LIVEKIT_URL: z.string().regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL that browsers reach').optional(),
 });
 
 const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
@@ -135,6 +137,7 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env) {
     resultTimeoutMs: e.COMMAND_RESULT_TIMEOUT_MS,
     http: { host: e.BRIDGE_HTTP_HOST, port: e.BRIDGE_HTTP_PORT },
     statePollMs: e.STATE_POLL_MS,
+    listenerPage: e.LISTENER_PAGE ? { livekitUrl: e.LISTENER_LIVEKIT_URL ?? e.LIVEKIT_URL.replace(/^http/, 'ws') } : undefined,
   };
 }
 

@@ -154,11 +154,21 @@ export class Bridge {
     this.onCommand(session, payload, packet);
   }
 
-  private onCommand(session: string, payload: Buffer, packet: IPublishPacket): void {
+  /**
+   * A command that did not come over MQTT (the listener page): handled like one, its replies also
+   * published on the session's reply topic. Resolves with the final reply (done or an error).
+   */
+  submit(session: string, payload: Buffer): Promise<Reply> {
+    return new Promise((resolve) => this.onCommand(session, payload, undefined, (r) => r.status !== 'accepted' && resolve(r)));
+  }
+
+  private onCommand(session: string, payload: Buffer, packet: IPublishPacket | undefined, onReply?: (reply: Reply) => void): void {
     const receivedAt = performance.now();
     const reply = (r: Omit<Reply, 'type' | 'session_id'>) => {
       this.count(r, (performance.now() - receivedAt) / 1000);
-      this.reply(session, packet, { type: 'reply', session_id: session, ...r });
+      const full: Reply = { type: 'reply', session_id: session, ...r };
+      this.reply(session, packet, full);
+      onReply?.(full);
     };
     const fail = (code: ErrorCode, reason: string, command?: string, requestId?: string) => {
       this.log.warn({ session_id: session, request_id: requestId, command, code, reason }, 'command rejected');
@@ -316,14 +326,14 @@ export class Bridge {
     });
   }
 
-  private reply(session: string, request: IPublishPacket, reply: Reply): void {
+  private reply(session: string, request: IPublishPacket | undefined, reply: Reply): void {
     const client = this.client;
     if (!client) return;
     const body = JSON.stringify(reply);
     client.publish(this.topics.reply(session), body, { qos: 1 });
-    const responseTopic = request.properties?.responseTopic;
+    const responseTopic = request?.properties?.responseTopic;
     if (responseTopic) {
-      const correlationData = request.properties?.correlationData;
+      const correlationData = request?.properties?.correlationData;
       client.publish(responseTopic, body, { qos: 1, properties: correlationData ? { correlationData } : {} });
     }
   }

@@ -1,5 +1,5 @@
-/** The operations endpoint of a process: Prometheus `/metrics` and `/healthz`. */
-import { createServer, type Server } from 'node:http';
+/** The operations endpoint of a process: Prometheus `/metrics` and `/healthz`, and optional routes. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
 export interface OpsServerOptions {
@@ -8,9 +8,11 @@ export interface OpsServerOptions {
   registry: Registry;
   /** undefined when healthy, else why not (answered with 503). */
   unhealthy: () => string | undefined;
+  /** More routes; returns false for a request it does not serve. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
-export async function startOpsServer({ host, port, registry, unhealthy }: OpsServerOptions): Promise<Server> {
+export async function startOpsServer({ host, port, registry, unhealthy, routes }: OpsServerOptions): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry
@@ -20,7 +22,7 @@ export async function startOpsServer({ host, port, registry, unhealthy }: OpsSer
     } else if (req.url === '/healthz') {
       const problem = unhealthy();
       res.writeHead(problem ? 503 : 200, { 'Content-Type': 'text/plain' }).end(problem ?? 'ok');
-    } else {
+    } else if (!routes?.(req, res)) {
       res.writeHead(404).end();
     }
   });

@@ -269,6 +269,9 @@ describe('operations endpoints', () => {
     expect(metric(text, 'roomcast_bridge_commands_total', 'command="skip_music",outcome="command_failed"')).toBeGreaterThanOrEqual(1);
     expect(metric(text, 'roomcast_bridge_command_seconds_count', 'command="skip_music",stage="done"')).toBeGreaterThanOrEqual(1);
     expect(metric(text, 'roomcast_bridge_mqtt_connected', '')).toBe(1);
+    // The listener page is off unless enabled.
+    expect((await fetch(`${rc.bridge.opsUrl}/listen`)).status).toBe(404);
+    expect((await fetch(`${rc.bridge.opsUrl}/api/join?room=r1`)).status).toBe(404);
   });
 
   it('the agent worker serves the metrics its rooms report', async () => {
