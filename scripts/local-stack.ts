@@ -29,10 +29,17 @@ function run(name: string, command: string, args: string[], env: NodeJS.ProcessE
 }
 
 let stopping = false;
+/** SIGTERM to every child; exits once they all have (livekit-server drains first), at most 5 s. */
 function stop(code: number): void {
+  if (stopping) return;
   stopping = true;
-  for (const child of children) child.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 3_000).unref();
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const child of running) child.kill('SIGTERM');
+  void Promise.all(running.map((c) => new Promise((r) => c.once('exit', r)))).then(() => process.exit(code));
+  setTimeout(() => {
+    for (const child of running) child.kill('SIGKILL');
+    process.exit(code);
+  }, 5_000).unref();
 }
 
 async function waitForHttp(url: string, what: string): Promise<void> {

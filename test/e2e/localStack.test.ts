@@ -1,0 +1,57 @@
+/**
+ * `npm start` without Docker: the local stack script brings up livekit-server (livekit.yaml),
+ * Mosquitto, the demo catalog, the agent and the bridge with its listener page, on this
+ * namespace's fixed default ports. A browser opens the printed page, joins room "demo", presses
+ * Start and hears the demo music; an MQTT app on the printed broker gets its reply.
+ */
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../harness/app.js';
+import { startProcess, type Proc } from '../harness/processes.js';
+
+let stack: Proc;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  // No LIVEKIT_URL, MQTT_URL or MUSIC_CATALOG: every embedded default applies.
+  stack = startProcess('local-stack', process.execPath, [join(process.cwd(), 'dist/scripts/local-stack.js')], { LOG_PRETTY: 'false' });
+  await stack.waitFor(/Roomcast is up/, 60_000);
+  await stack.waitFor(/registered worker/, 60_000);
+  await stack.waitFor(/bridge ready/, 60_000);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe('npm start', () => {
+  it('prints the listener page, which plays the demo music in room "demo"', async () => {
+    const pageUrl = /(http:\/\/localhost:\d+\/listen\?room=demo)/.exec(stack.output())?.[1];
+    expect(pageUrl).toBeDefined();
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
+    });
+    const page = await browser.newPage();
+    await page.goto(pageUrl as string);
+    await page.click('#join');
+    await page.waitForSelector('#status:has-text("In room demo")', { timeout: 15_000 });
+    await page.click('[data-command="start_continuous_music"]');
+    await page.waitForSelector('#now:has-text("Roomcast demo")', { timeout: 20_000 });
+    await page.waitForFunction(() => Number(document.getElementById('frequency')?.dataset.hz) > 100, undefined, { timeout: 20_000 });
+  });
+
+  it('answers an MQTT app on the printed broker', async () => {
+    const mqttUrl = /MQTT\s+(mqtt:\/\/\S+)/.exec(stack.output())?.[1] as string;
+    const app = await App.connect(mqttUrl);
+    try {
+      const reply = await app.send('demo', { type: 'get_music_status' }).final;
+      expect(reply.status).toBe('done');
+      expect((reply.result as { status?: { state?: string } } | undefined)?.status?.state).toBe('playing');
+    } finally {
+      await app.close();
+    }
+  });
+});
