@@ -2,7 +2,8 @@
 /**
  * `roomcast`: a command-line tool for people.
  *   roomcast send <session> <command> [options]   send a command; print replies and state changes
- *   roomcast token <room> [--identity id] [--ttl 1h]   mint a subscribe-only listener token
+ *   roomcast token <room> [--identity id] [--ttl 1h] [--join-url]   a subscribe-only listener token,
+ *                                                  or a LiveKit Meet link that joins with it
  *   roomcast check-catalog [catalog]              check every song is reachable and decodes
  * Settings come from the same environment variables as the bridge and the agent.
  */
@@ -17,7 +18,8 @@ const USAGE = `usage:
       --genre G --language L --mood M --source playlist|lyria
       --prompt "text[:weight]" (repeatable) --bpm N --density X --brightness X --scale S
       --request-id ID --json '{"extra": "fields"}' --follow SECONDS (keep printing state)
-  roomcast token <room> [--identity ID] [--ttl 1h]
+  roomcast token <room> [--identity ID] [--ttl 1h] [--join-url]
+      --join-url: print a link that opens the room in LiveKit Meet with the token
   roomcast check-catalog [path-or-url]   (default: MUSIC_CATALOG)
 Environment: MQTT_URL, MQTT_USERNAME, MQTT_PASSWORD, MQTT_BASE_TOPIC (send);
              LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET (token); MUSIC_CATALOG, FFMPEG_PATH (check-catalog)`;
@@ -41,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
       follow: { type: 'string' },
       identity: { type: 'string' },
       ttl: { type: 'string' },
+      'join-url': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -61,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
       if (!room) throw new UsageError('token needs <room>');
       const config = loadTokenConfig();
       const token = await listenerToken({ apiKey: config.apiKey, apiSecret: config.apiSecret, room, identity: values.identity, ttl: values.ttl ?? '1h' });
-      console.log(token);
+      console.log(values['join-url'] ? joinUrl(process.env.LISTENER_LIVEKIT_URL || config.url, token) : token);
       console.error(`LiveKit URL: ${config.url}  (subscribe-only, room "${room}", valid ${values.ttl ?? '1h'})`);
       return 0;
     }
@@ -70,6 +73,14 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command "${verb}"`);
   }
+}
+
+/** LiveKit Meet's page for a custom server: anyone with the link joins as the token allows. */
+function joinUrl(livekitUrl: string, token: string): string {
+  const url = new URL('https://meet.livekit.io/custom');
+  url.searchParams.set('liveKitUrl', livekitUrl.replace(/^http/, 'ws'));
+  url.searchParams.set('token', token);
+  return url.toString();
 }
 
 export class UsageError extends Error {}

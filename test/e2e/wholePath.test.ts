@@ -308,6 +308,10 @@ describe('the roomcast CLI', () => {
     const claims = JSON.parse(Buffer.from(run.stdout.trim().split('.')[1] as string, 'base64url').toString()) as { exp: number; nbf: number; video: Record<string, unknown> };
     expect(claims.video).toMatchObject({ room: 'some-room', roomJoin: true, canSubscribe: true, canPublish: false, canPublishData: false });
     expect(claims.exp - claims.nbf).toBe(15 * 60);
+    const link = cli(['token', 'some-room', '--join-url'], { LIVEKIT_URL: rc.livekit.url, LIVEKIT_API_KEY: 'roomcast-test', LIVEKIT_API_SECRET: API_SECRET });
+    const url = new URL(link.stdout.trim());
+    expect([url.origin + url.pathname, url.searchParams.get('liveKitUrl')]).toEqual(['https://meet.livekit.io/custom', rc.livekit.url]);
+    expect(url.searchParams.get('token')?.split('.')).toHaveLength(3);
   });
 
   it('check-catalog decodes every song and names the ones that fail', () => {
