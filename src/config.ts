@@ -71,6 +71,7 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   LOUDNESS_TARGET_LUFS: z.coerce.number().min(-40).max(-5).default(-16),
   LOUDNESS_CACHE: z.string().min(1).default(join(homedir(), '.cache', 'roomcast', 'loudness.json')),
   SONG_STALL_TIMEOUT_MS: positiveMs.default(2_000),
+  CROSSFADE_SECONDS: z.coerce.number().min(0).max(12).default(0),
   GOOGLE_API_KEY: z.string().min(1).optional(),
   GEMINI_API_KEY: z.string().min(1).optional(),
   LYRIA_MODEL: z.string().min(1).default('models/lyria-realtime-exp'),
@@ -156,6 +157,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS },
     ffmpegPath: e.FFMPEG_PATH,
     songTimeouts: { startTimeoutMs: e.SONG_START_TIMEOUT_MS, stallTimeoutMs: e.SONG_STALL_TIMEOUT_MS },
+    crossfadeMs: Math.round(e.CROSSFADE_SECONDS * 1000),
     loudness: e.LOUDNESS_NORMALIZATION ? { targetLufs: e.LOUDNESS_TARGET_LUFS, cacheFile: e.LOUDNESS_CACHE } : undefined,
     lyria: {
       apiKey: e.GOOGLE_API_KEY ?? e.GEMINI_API_KEY,

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { DecodeError, decodePcm } from '../playout/decoder.js';
 import type { Loudness } from '../playout/loudness.js';
 import { FRAME_MS, toFrames } from '../playout/framer.js';
+import { crossfadeFrame } from '../playout/crossfade.js';
 import { gate, SourceError, type FrameSink, type MusicSource, type SourceEvents, type SourceStatus } from './source.js';
 
 export interface PlaylistStatus extends SourceStatus {
@@ -62,6 +63,8 @@ export interface PlayerOptions {
   stallTimeoutMs?: number;
   /** Loudness normalisation; off when absent. */
   loudness?: Loudness | undefined;
+  /** Overlap of consecutive songs (ms); 0 plays them back to back. */
+  crossfadeMs?: number;
 }
 
 export function trackInfo(song: Song): TrackInfo {
@@ -257,6 +260,8 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     };
     // Opens the next song while this one plays, so that a transition or a skip waits for nothing.
     const prefetch = () => (run.upcoming ??= openNext());
+    // With a crossfade, the end of the song that finished, to be mixed into the next one's start.
+    let tail: AudioFrame[] = [];
     while (!run.abort.signal.aborted) {
       const track = run.upcoming ?? openNext();
       run.upcoming = undefined;
@@ -264,11 +269,14 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
       run.abort.signal.addEventListener('abort', forward, { once: true });
       this.current = track;
       try {
-        await this.play(track, prefetch);
+        tail = await this.play(track, prefetch, tail);
         failuresInARow = 0;
         this.emit('track', { type: 'track_ended', track: track.info, reason: track.endReason ?? 'finished' });
       } catch (err) {
         failuresInARow++;
+        // The previous song's end, not mixed into a song that failed to start, fades out alone.
+        await this.fadeOut(tail);
+        tail = [];
         const error = (err as Error).message;
         this.options.log.warn({ track: track.info, err: error }, 'track failed');
         this.emit('track', { type: 'track_failed', track: track.info, error });
@@ -321,10 +329,19 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     return { song, queued, info: trackInfo(song), abort, frames, first };
   }
 
-  /** Plays one opened song to its end, or until its abort signal fires. */
-  private async play(track: OpenedTrack, onStarted: () => void): Promise<void> {
+  /**
+   * Plays one opened song to its end, or until its abort signal fires. With a crossfade, the song
+   * starts mixed with `incoming` (the previous song's end, consumed from the array), and its own
+   * last frames are held back and returned instead of played, for the next song to mix in.
+   */
+  private async play(track: OpenedTrack, onStarted: () => void, incoming: AudioFrame[] = []): Promise<AudioFrame[]> {
     const { signal } = track.abort;
     const { startTimeoutMs = 5_000, stallTimeoutMs = 2_000 } = this.options;
+    const holdBack = Math.round((this.options.crossfadeMs ?? 0) / FRAME_MS);
+    const held: AudioFrame[] = [];
+    const overlap = incoming.length;
+    let mixed = 0;
+    const mix = (frame: AudioFrame | undefined) => crossfadeFrame(incoming.shift(), frame, mixed / overlap, ++mixed / overlap);
     let started = false;
     // A decoder that delivers nothing in time is killed; the song fails and the next one starts.
     const nextFrame = (pending: Promise<IteratorResult<AudioFrame>>, ms: number, what: string) =>
@@ -338,9 +355,11 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     let frames = 0;
     for (let next = await nextFrame(track.first, startTimeoutMs, 'did not start'); !next.done; next = await nextFrame(track.frames.next(), stallTimeoutMs, 'stalled')) {
       if (this.paused) await this.paused.promise;
-      if (signal.aborted) return;
-      await this.sink.captureFrame(next.value);
+      if (signal.aborted) return [];
+      held.push(incoming.length > 0 ? mix(next.value) : next.value);
       frames++;
+      if (held.length <= holdBack) continue;
+      await this.sink.captureFrame(held.shift() as AudioFrame);
       if (!started) {
         started = true;
         this.history.push(track.song);
@@ -350,12 +369,21 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
         onStarted();
       }
     }
+    if (signal.aborted) return [];
+    // A song shorter than the overlap: the rest of the previous one fades out over silence.
+    while (incoming.length > 0) held.push(mix(undefined));
     // A download cut short ends "cleanly" for ffmpeg; the catalog's duration tells.
     const played = (frames * FRAME_MS) / 1000;
     const expected = track.song.duration;
-    if (!signal.aborted && expected !== undefined && played < expected * 0.9 - 0.5) {
+    if (expected !== undefined && played < expected * 0.9 - 0.5) {
       throw new DecodeError(`${track.song.url} ended after ${played.toFixed(1)} s of ${expected} s: cut short`);
     }
+    return held;
+  }
+
+  /** Plays frames held back for a crossfade that cannot happen, fading them to silence. */
+  private async fadeOut(frames: AudioFrame[]): Promise<void> {
+    for (let i = 0; i < frames.length; i++) await this.sink.captureFrame(crossfadeFrame(frames[i], undefined, i / frames.length, (i + 1) / frames.length));
   }
 }
 

@@ -119,7 +119,7 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
 
   /** Starts the playlist (switching from Lyria if need be), optionally with a given first song. */
   private async startPlaylist(filter: SongFilter, first?: Song): Promise<TrackInfo> {
-    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log, loudness: this.loudness, ...this.deps.config.songTimeouts }));
+    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log, loudness: this.loudness, crossfadeMs: this.deps.config.crossfadeMs, ...this.deps.config.songTimeouts }));
     if (playlist !== this.current) {
       await this.current?.stop();
       this.replace(playlist);

@@ -25,3 +25,11 @@ export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number
   const shift = (a - c) / (2 * (a - 2 * b + c) || 1);
   return ((peak + shift) * sampleRate) / WINDOW;
 }
+
+/** Amplitude (fraction of full scale) of one frequency in 16-bit samples (Goertzel). */
+export function toneLevel(samples: ArrayLike<number>, frequency: number, sampleRate: number): number {
+  const coefficient = 2 * Math.cos((2 * Math.PI * frequency) / sampleRate);
+  let [s1, s2] = [0, 0];
+  for (let i = 0; i < samples.length; i++) [s1, s2] = [(samples[i] as number) + coefficient * s1 - s2, s1];
+  return (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - coefficient * s1 * s2))) / samples.length / 32768;
+}

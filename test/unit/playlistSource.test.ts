@@ -9,16 +9,21 @@ import { Catalog } from '../../src/music/catalog.js';
 import type { TrackEvent } from '../../src/protocol/messages.js';
 import { PlaylistSource } from '../../src/sources/playlistSource.js';
 import type { FrameSink } from '../../src/sources/source.js';
+import { toneLevel } from '../harness/spectrum.js';
 import { makeToneCatalog } from '../harness/tones.js';
 
 /** Accepts frames at 20x real time and remembers them. */
 class PacedSink implements FrameSink {
   frames = 0;
   cleared = 0;
+  /** The left channel of every frame, when `keep` is on. */
+  kept: Int16Array[] = [];
+  keep = false;
   async captureFrame(frame: AudioFrame): Promise<void> {
     expect(frame.sampleRate).toBe(48_000);
     expect(frame.channels).toBe(2);
     this.frames++;
+    if (this.keep) this.kept.push(frame.data.filter((_, i) => i % 2 === 0));
     await new Promise((r) => setTimeout(r, 1));
   }
   clearQueue(): void {
@@ -38,12 +43,12 @@ afterEach(async () => {
   await player?.stop();
 });
 
-async function makePlayer(extraSongs: Array<{ id: string; title: string; url: string; genre?: string }> = []) {
+async function makePlayer(extraSongs: Array<{ id: string; title: string; url: string; genre?: string }> = [], crossfadeMs = 0) {
   const base = await Catalog.load(tones.path);
   const catalog = new Catalog([...base.songs, ...extraSongs]);
   const sink = new PacedSink();
   const events: TrackEvent[] = [];
-  player = new PlaylistSource(sink, catalog, { log });
+  player = new PlaylistSource(sink, catalog, { log, crossfadeMs });
   player.on('track', (e) => events.push(e));
   return { player, sink, events };
 }
@@ -90,4 +95,26 @@ describe('PlaylistSource', () => {
     expect(events[0]).toMatchObject({ type: 'track_failed', track: { id: 'bad' } });
     expect(player.status()).toMatchObject({ state: 'stopped', error: expect.stringMatching(/every song failed/) });
   });
+
+  it('crossfades: the end of one song and the start of the next sound together, then the next alone', async () => {
+    const { player, sink } = await makePlayer([], 400);
+    sink.keep = true;
+    const first = await player.start({ genre: 'a' });
+    await new Promise<void>((resolve) => player.on('track', (e) => e.type === 'track_started' && e.track.id !== first.id && resolve()));
+    await new Promise((r) => setTimeout(r, 300));
+    const [f1, f2] = first.id === 't1' ? [500, 700] : [700, 500];
+    const levels = sink.kept.map((frame) => [toneLevel(frame, f1, 48_000), toneLevel(frame, f2, 48_000)] as const);
+    // The first overlap: consecutive frames where both tones sound.
+    const overlapStart = levels.findIndex(([a, b]) => a > 0.02 && b > 0.02);
+    let both = 0;
+    while (levels[overlapStart + both]?.every((level) => level > 0.02)) both++;
+    // 400 ms of overlap is 20 frames of 20 ms; the outer few of them hold one tone almost alone.
+    expect(both).toBeGreaterThanOrEqual(12);
+    expect(both).toBeLessThanOrEqual(20);
+    // Equal-power gains: the overlap is about as loud as either song alone.
+    const loud = (i: number) => Math.hypot(...(levels[i] as readonly [number, number]));
+    expect(loud(overlapStart + 10) / loud(5)).toBeGreaterThan(0.8);
+    expect(loud(overlapStart + 10) / loud(5)).toBeLessThan(1.25);
+  });
 });
+
