@@ -13,7 +13,7 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 # `--tests`: also what only the test suite needs, Debian's Chromium for the listener page's test.
 tests=false; [ "${1:-}" = "--tests" ] && tests=true
-$tests && { [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need_apt+=(chromium); }
+if $tests && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then need_apt+=(chromium); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "provision: installing ${need_apt[*]} with apt"
@@ -33,4 +33,4 @@ fi
 echo "provision: livekit-server $LIVEKIT_VERSION at $lk"
 echo "provision: mosquitto at $(command -v mosquitto || echo /usr/sbin/mosquitto)"
 echo "provision: ffmpeg at $(command -v ffmpeg)"
-$tests && echo "provision: chromium at ${CHROMIUM_PATH:-/usr/bin/chromium}"
+if $tests; then echo "provision: chromium at ${CHROMIUM_PATH:-/usr/bin/chromium}"; fi

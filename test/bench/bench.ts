@@ -217,6 +217,40 @@ async function costPerRoom(rc: Roomcast) {
   return rows;
 }
 
+/**
+ * The bridge alone under load: rooms with a ready (paused) agent each, and bursts of set_volume
+ * commands for all of them at once. Per command, MQTT publish by the app → `accepted` reply (the
+ * bridge has sent the data packet by then; the reply's way back is included); and the sustained
+ * rate, commands over the time until the last one was accepted.
+ */
+async function bridgeThroughput(rc: Roomcast) {
+  const rooms = Array.from({ length: 8 }, (_, i) => `bench-bridge-${i}`);
+  const listeners = await Promise.all(rooms.map((room) => rc.listen(room)));
+  for (const room of rooms) await rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }).final;
+  for (const room of rooms) await rc.app.send(room, { type: 'pause_music' }).final;
+  const rates: number[] = [];
+  const latencies: number[] = [];
+  for (let burst = 0; burst < 3; burst++) {
+    const perRoom = 250;
+    const startedAt = performance.now();
+    const pending: Array<Promise<number>> = [];
+    for (let i = 0; i < perRoom; i++) {
+      for (const room of rooms) {
+        const publishedAt = performance.now();
+        pending.push(rc.app.send(room, { type: 'set_volume', volume: 50 + (i % 2) * 10 }, 120_000).response.then(() => performance.now() - publishedAt));
+      }
+    }
+    const times = await Promise.all(pending);
+    rates.push(Math.round((pending.length / (performance.now() - startedAt)) * 1000));
+    latencies.push(...times);
+    await new Promise((r) => setTimeout(r, 2_000)); // let the confirmations drain
+  }
+  await Promise.all(listeners.map((l) => l.leave()));
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const p99 = Math.round(sorted[Math.floor(sorted.length * 0.99)] as number);
+  return { commands: latencies.length, rooms: rooms.length, rate: summarize(rates), acceptedMs: summarize(latencies.map((t) => Math.round(t))), p99AcceptedMs: p99 };
+}
+
 function report(results: Awaited<ReturnType<typeof measure>>): string {
   const version = (cmd: string, args: string[]) => {
     try {
@@ -258,10 +292,24 @@ here), so idle CPU and memory grow from step to step: each job process is a Node
 
 Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
 
+## Bridge
+
+${results.bridge.commands} \`set_volume\` commands in 3 bursts, spread over ${results.bridge.rooms} rooms that each have a ready
+agent, all published at once by one MQTT client; one bridge replica.
+
+| figure | median | range | target |
+| --- | --- | --- | --- |
+| sustained commands per second (per burst) | ${results.bridge.rate.median} | ${results.bridge.rate.min}–${results.bridge.rate.max} | ≥ 2000 |
+| MQTT publish → \`accepted\` reply (ms) | ${results.bridge.acceptedMs.median} | ${results.bridge.acceptedMs.min}–${results.bridge.acceptedMs.max}; p99 ${results.bridge.p99AcceptedMs} | p99 ≤ 20 |
+
+The publish → \`accepted\` time includes the broker both ways and the queueing of the burst itself
+(every command is published at once), so it is an upper bound of the bridge's own MQTT → data
+packet time.
+
 ## Not measured yet
 
-The side-by-side comparison with a stock \`@livekit/agents\` player, 50 and 100 rooms, the bridge's
-sustained command rate and the soak test (issue "Benchmarks") are still to be built.
+The side-by-side comparison with a stock \`@livekit/agents\` player, 50 and 100 rooms and the soak
+test (issue "Benchmarks") are still to be built.
 `;
 }
 
@@ -277,7 +325,9 @@ async function measure() {
     console.log('gaps', gaps);
     const cost = await costPerRoom(rc);
     console.log('cost', cost);
-    return { start, skip, gaps, cost };
+    const bridge = await bridgeThroughput(rc);
+    console.log('bridge', bridge);
+    return { start, skip, gaps, cost, bridge };
   } finally {
     await rc.stop();
   }
