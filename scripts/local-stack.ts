@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   if (!env.MQTT_URL) {
     const config = join(STATE, 'mosquitto.conf');
     // Development only: anonymous clients, reachable from this machine alone.
-    writeFileSync(config, 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\n');
+    writeFileSync(config, 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n');
     run('mosquitto', mosquittoBinary(), ['-c', config], env);
     env.MQTT_URL = 'mqtt://127.0.0.1:1883';
   }

@@ -26,12 +26,6 @@ export class NoAgentError extends Error {
 
 /** An agent usually joins within a second or two; a busy worker takes longer, so poll less. */
 const POLL_MS = 50;
-/**
- * An agent seen ready this recently is taken as still there: a burst of commands then costs one
- * server call each (sendData), not two. LiveKit lists a crashed agent for ~20 s anyway, so looking
- * again would not notice a death sooner; the bridge's reconcile and replies cover that case.
- */
-const AGENT_SEEN_TTL_MS = 2_000;
 const SLOW_POLL_AFTER_MS = 2_000;
 const SLOW_POLL_MS = 250;
 const REDISPATCH_MS = 5_000;
@@ -44,8 +38,6 @@ export function httpUrl(url: string): string {
 export class RoomAgents {
   private readonly rooms: RoomServiceClient;
   private readonly dispatch: AgentDispatchClient;
-  /** Room → when its agent was last seen ready. */
-  private readonly agentSeen = new Map<string, number>();
 
   constructor(
     private readonly config: LiveKitConfig,
@@ -64,13 +56,8 @@ export class RoomAgents {
    * worker may take longer to start it, and a second dispatch would only cost it another process.
    */
   async ensureAgent(room: string, timeoutMs: number, { replaceDispatch = false } = {}): Promise<'present' | 'dispatched'> {
-    if (!replaceDispatch && Date.now() - (this.agentSeen.get(room) ?? -Infinity) < AGENT_SEEN_TTL_MS) return 'present';
     const participants = await this.participants(room);
-    if (participants?.some((p) => this.isOurAgent(p))) {
-      this.agentSeen.set(room, Date.now());
-      return 'present';
-    }
-    this.agentSeen.delete(room);
+    if (participants?.some((p) => this.isOurAgent(p))) return 'present';
     const startedAt = Date.now();
     const deadline = startedAt + timeoutMs;
     // Listing the dispatches of a room that does not exist stalls for 3 s in livekit-server,
@@ -84,10 +71,7 @@ export class RoomAgents {
         dispatchedAt = Date.now();
       }
       await new Promise((r) => setTimeout(r, Date.now() - startedAt < SLOW_POLL_AFTER_MS ? POLL_MS : SLOW_POLL_MS));
-      if ((await this.participants(room))?.some((p) => this.isOurAgent(p))) {
-        this.agentSeen.set(room, Date.now());
-        return 'dispatched';
-      }
+      if ((await this.participants(room))?.some((p) => this.isOurAgent(p))) return 'dispatched';
     }
     throw new NoAgentError(`no Roomcast agent "${this.config.agentName}" joined room "${room}" within ${timeoutMs} ms; is an agent worker running?`);
   }
@@ -97,21 +81,12 @@ export class RoomAgents {
     const participants = (await this.participants(room)) ?? [];
     const agent = participants.find((p) => this.isOurAgent(p));
     const listeners = participants.filter((p) => p.kind !== ParticipantInfo_Kind.AGENT).length;
-    if (!agent) {
-      this.agentSeen.delete(room);
-      return { listeners };
-    }
-    this.agentSeen.set(room, Date.now());
+    if (!agent) return { listeners };
     return { listeners, agent: { state: parseJson(agent.attributes[STATE_ATTRIBUTE], {}), results: parseJson(agent.attributes[RESULTS_ATTRIBUTE], []) } };
   }
 
   async send(room: string, payload: Uint8Array): Promise<void> {
-    try {
-      await this.rooms.sendData(room, payload, DataPacket_Kind.RELIABLE, { topic: MUSIC_CONTROL_TOPIC });
-    } catch (err) {
-      this.agentSeen.delete(room);
-      throw err;
-    }
+    await this.rooms.sendData(room, payload, DataPacket_Kind.RELIABLE, { topic: MUSIC_CONTROL_TOPIC });
   }
 
   private async ourDispatches(room: string) {

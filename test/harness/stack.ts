@@ -79,7 +79,8 @@ export async function startMosquitto(host = testHost(), extraConfig: string[] = 
   const dir = join(ARTIFACTS, 'mosquitto');
   mkdirSync(dir, { recursive: true });
   const config = join(dir, `mosquitto-${port}.conf`);
-  writeFileSync(config, [`listener ${port} ${host}`, 'persistence false', ...extraConfig, ''].join('\n'));
+  // max_queued_messages as in the shipped mosquitto.conf (bursts of commands and replies).
+  writeFileSync(config, [`listener ${port} ${host}`, 'persistence false', 'max_queued_messages 100000', ...extraConfig, ''].join('\n'));
   const launch = async () => {
     const proc = startProcess('mosquitto', mosquittoBinary(), ['-c', config, '-v']);
     await proc.waitFor(/running|Opening ipv4 listen socket/, 10_000);

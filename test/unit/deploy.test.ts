@@ -87,5 +87,6 @@ describe('mosquitto.conf', () => {
     expect(conf).toMatch(/^allow_anonymous false$/m);
     expect(conf).toMatch(/^password_file \S+/m);
     expect(conf).toMatch(/^acl_file \S+/m);
+    expect(Number(/^max_queued_messages (\d+)$/m.exec(conf)?.[1])).toBeGreaterThanOrEqual(10_000);
   });
 });
