@@ -304,7 +304,11 @@ agent, all published at once by one MQTT client; one bridge replica.
 
 The publish → \`accepted\` time includes the broker both ways and the queueing of the burst itself
 (every command is published at once), so it is an upper bound of the bridge's own MQTT → data
-packet time.
+packet time. Far from the target, and not profiled yet: per room, commands are delivered one after
+another, each with two server API calls (listParticipants, then sendData), and the agent confirms
+each with a participant-attribute update that livekit-server sends to everyone in the room. (A
+2-second cache of "agent ready" that saved the first call made one skip in ten arrive 3.6 s late,
+in two runs out of two, and was dropped.)
 
 ## Not measured yet
 
