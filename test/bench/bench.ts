@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Listener } from '../harness/listener.js';
 import { processTree } from '../harness/procTree.js';
+import { longestSilence } from '../harness/spectrum.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
 import type { ToneSpec } from '../harness/tones.js';
 import { concatSamples } from '../../src/playout/samples.js';
@@ -141,18 +142,6 @@ async function transitionGaps(rc: Roomcast) {
   return summarize(gaps);
 }
 
-
-/** Longest run of near-silent samples (|x| < 64, about −54 dBFS). */
-function longestSilence(samples: Int16Array): number {
-  let longest = 0;
-  let run = 0;
-  for (const x of samples) {
-    run = Math.abs(x) < 64 ? run + 1 : 0;
-    longest = Math.max(longest, run);
-  }
-  // A sine crosses zero: runs of a few samples are not silence.
-  return longest > 8 ? longest : 0;
-}
 
 /** CPU time (ms) per process and resident memory (MiB) of a process tree, from /proc. */
 function usage(pid: number): { cpuMs: Map<number, number>; rssMiB: number } {

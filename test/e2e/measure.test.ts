@@ -1,8 +1,8 @@
 /**
  * Measurements on the real stack, written to test-artifacts/measurements.json and printed:
  * MQTT publish → first audible frame at a listener, warm (agent in the room) and cold (agent
- * dispatched), and what a 2-channel publish arrives as. Nothing here asserts a speed: targets
- * live in the benchmarks.
+ * dispatched), what a 2-channel publish arrives as, and the silence at song changes. Nothing here
+ * asserts a speed: targets live in the benchmarks.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import { ARTIFACTS } from '../harness/processes.js';
 import { DEFAULT_TONES, startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { API_KEY, API_SECRET } from '../harness/stack.js';
+import { longestSilence } from '../harness/spectrum.js';
+import { concatSamples } from '../../src/playout/samples.js';
 
 const RUNS = Number(process.env.MEASURE_RUNS ?? 10);
 let rc: Roomcast;
@@ -88,5 +90,26 @@ describe('measurements', () => {
       channelsKeptApart: Math.abs(window.left - 500) < 20 && Math.abs(window.right - 1500) < 40,
     };
     rc.app.send(room, { type: 'stop_continuous_music' });
+  });
+
+  it('gapless: songs follow each other without silence at the listener', async () => {
+    const room = 'gapless';
+    const listener = await rc.listen(room);
+    listener.recording = true;
+    const sent = rc.app.send(room, { type: 'start_continuous_music', genre: 'pop' });
+    await sent.final;
+    const changes = () => listener.messages.filter((m) => m.at >= sent.at && m.body.type === 'track_ended' && m.body.reason === 'finished');
+    await listener.waitForMessage(() => changes().length >= 3, { since: sent.at, timeoutMs: 25_000 });
+    await new Promise((r) => setTimeout(r, 1_500));
+    listener.recording = false;
+    // The longest silence within 1.5 s of each song change (the events arrive about when the audio does).
+    const gapsMs = changes().slice(0, 3).map((change) => {
+      const around = listener.recorded.filter((f) => Math.abs(f.at - change.at) <= 1_500).map((f) => f.samples);
+      return longestSilence(concatSamples(around)) / 48;
+    });
+    results.transitionGapMs = summary(gapsMs);
+    // One 20 ms frame at most, as a rule; a single late frame is reported, not failed.
+    expect(median(gapsMs)).toBeLessThanOrEqual(20);
+    await rc.app.send(room, { type: 'stop_continuous_music' }).final;
   });
 });

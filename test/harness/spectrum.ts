@@ -33,3 +33,15 @@ export function toneLevel(samples: ArrayLike<number>, frequency: number, sampleR
   for (let i = 0; i < samples.length; i++) [s1, s2] = [(samples[i] as number) + coefficient * s1 - s2, s1];
   return (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - coefficient * s1 * s2))) / samples.length / 32768;
 }
+
+/** Longest run of near-silent samples (|x| < 64, about −54 dBFS). */
+export function longestSilence(samples: Int16Array): number {
+  let longest = 0;
+  let run = 0;
+  for (const x of samples) {
+    run = Math.abs(x) < 64 ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  // A sine crosses zero: runs of a few samples are not silence.
+  return longest > 8 ? longest : 0;
+}
