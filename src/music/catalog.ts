@@ -3,7 +3,7 @@ import { watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
-import { formatOf, type CatalogFormat, isUrl, parseJsonCatalog, parseM3u, readText, scanFolder } from './catalogFormats.js';
+import { formatOf, type CatalogFormat, isUrl, parseM3u, readText, resolveSongUrl, scanFolder } from './catalogFormats.js';
 
 export const songSchema = z.object({
   id: z.string().min(1),
@@ -103,6 +103,21 @@ export class Catalog {
 
 function matches(value: string | undefined, wanted: string | undefined): boolean {
   return wanted === undefined || value?.toLowerCase() === wanted.toLowerCase();
+}
+
+function parseJsonCatalog(text: string, location: string): Song[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`catalog ${location} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = catalogSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`catalog ${location} is invalid at ${issue?.path.join('.') || 'top level'}: ${issue?.message}`);
+  }
+  return parsed.data.map((song) => ({ ...song, url: resolveSongUrl(song.url, location) }));
 }
 
 async function readSongs(location: string, format: CatalogFormat): Promise<Song[]> {

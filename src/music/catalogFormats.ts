@@ -1,11 +1,12 @@
 /**
- * Where songs come from: a JSON catalog, an M3U/M3U8 playlist, or a folder of audio files read with
- * their tags. Each reader returns songs whose `url` is absolute (a path or an http(s) URL).
+ * Where songs come from besides a JSON catalog (catalog.ts): an M3U/M3U8 playlist, or a folder of
+ * audio files read with their tags. Each reader returns songs whose `url` is absolute (a path or
+ * an http(s) URL).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseFile } from 'music-metadata';
-import { catalogSchema, type Song } from './catalog.js';
+import type { Song } from './catalog.js';
 
 export const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
@@ -16,21 +17,6 @@ export type CatalogFormat = 'json' | 'm3u' | 'folder';
 export function formatOf(location: string, isDirectory: boolean): CatalogFormat {
   if (isDirectory) return 'folder';
   return /\.m3u8?$/i.test(new URL(location, 'file:///').pathname) ? 'm3u' : 'json';
-}
-
-export function parseJsonCatalog(text: string, location: string): Song[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`catalog ${location} is not valid JSON: ${(err as Error).message}`);
-  }
-  const parsed = catalogSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`catalog ${location} is invalid at ${issue?.path.join('.') || 'top level'}: ${issue?.message}`);
-  }
-  return parsed.data.map((song) => ({ ...song, url: resolveSongUrl(song.url, location) }));
 }
 
 /**
