@@ -41,7 +41,6 @@ const TAKEOVER_MAX_PER_ROOM = 64;
 
 interface HeardCommand {
   at: number;
-  topic: string;
   payload: Buffer;
   packet: IPublishPacket;
 }
@@ -150,7 +149,7 @@ export class Bridge {
     if (replica !== undefined) return this.onPresence(replica, payload);
     const session = this.topics.sessionOf(topic);
     if (session === undefined) return;
-    if (!this.config.mqtt.shareGroup && !this.owns(session)) return this.keepOthersCommand(session, { at: Date.now(), topic, payload, packet });
+    if (!this.config.mqtt.shareGroup && !this.owns(session)) return this.keepOthersCommand(session, { at: Date.now(), payload, packet });
     this.onCommand(session, payload, packet);
   }
 
