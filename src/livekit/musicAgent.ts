@@ -13,12 +13,16 @@ import { AGENT_ATTRIBUTE, agentParticipantName } from '../protocol/messages.js';
 
 let catalog: Promise<Catalog> | undefined;
 /** Once per job process, which then follows the catalog's changes. */
-const loadCatalog = (config: AgentConfig) =>
-  (catalog ??= Catalog.load(config.catalog).then((loaded) => {
-    const log = createLogger('agent', config.log);
-    loaded.watch((result) => ('error' in result ? log.warn({ catalog: config.catalog, err: result.error }, 'catalog reload failed; keeping the songs there were') : log.info({ catalog: config.catalog, songs: result.songs }, 'catalog reloaded')));
-    return loaded;
-  }));
+const loadCatalog = (config: AgentConfig) => (catalog ??= Catalog.load(config.catalog).then((loaded) => followChanges(loaded, config)));
+
+function followChanges(loaded: Catalog, config: AgentConfig): Catalog {
+  const log = createLogger('agent', config.log).child({ catalog: config.catalog });
+  loaded.watch((result) => {
+    if ('error' in result) log.warn({ err: result.error }, 'catalog reload failed; keeping the songs there were');
+    else log.info({ songs: result.songs }, 'catalog reloaded');
+  });
+  return loaded;
+}
 
 /**
  * At most one Roomcast agent plays in a room (two bridges may dispatch at once). A joining agent
