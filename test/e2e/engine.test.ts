@@ -3,14 +3,13 @@
  * crossfades between songs heard by the listener, and a song added to the folder is playable
  * without restarting anything.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveFfmpeg } from '../../src/ffmpeg.js';
 import { toneLevel } from '../harness/spectrum.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
+import { taggedTone } from '../harness/tones.js';
 
 const SAMPLE_RATE = 48_000;
 const CROSSFADE_SECONDS = 1.5;
@@ -18,17 +17,16 @@ const folder = mkdtempSync(join(tmpdir(), 'roomcast-library-'));
 /** Song id (the path in the folder) → tone frequency. */
 const frequencies = new Map<string, number>();
 
-function taggedTone(name: string, frequency: number, tags: Record<string, string>): void {
-  const metadata = Object.entries(tags).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
-  execFileSync(resolveFfmpeg().path, ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${frequency}:duration=4`, ...metadata, join(folder, name)]);
+function libraryTone(name: string, frequency: number, tags: Record<string, string>): void {
+  taggedTone(join(folder, name), frequency, 4, tags);
   frequencies.set(name, frequency);
 }
 
 let rc: Roomcast;
 
 beforeAll(async () => {
-  taggedTone('low.mp3', 440, { title: 'Low Tone', artist: 'Sines', genre: 'Pop' });
-  taggedTone('high.flac', 880, { title: 'High Tone', artist: 'Sines', genre: 'Pop' });
+  libraryTone('low.mp3', 440, { title: 'Low Tone', artist: 'Sines', genre: 'Pop' });
+  libraryTone('high.flac', 880, { title: 'High Tone', artist: 'Sines', genre: 'Pop' });
   rc = await startRoomcast(undefined, { CROSSFADE_SECONDS: String(CROSSFADE_SECONDS) }, folder);
 });
 
@@ -62,7 +60,7 @@ describe('music engine', () => {
   it('a song added to the folder is in the catalog moments later, tags and all', async () => {
     const listener = await rc.listen('reload');
     mkdirSync(join(folder, 'new'));
-    taggedTone('new/fresh.ogg', 1320, { title: 'Fresh Song', artist: 'Newcomer', genre: 'Pop' });
+    libraryTone('new/fresh.ogg', 1320, { title: 'Fresh Song', artist: 'Newcomer', genre: 'Pop' });
     await rc.agent.waitFor(/"songs":3,"msg":"catalog reloaded"|catalog reloaded.*"songs":3/, 15_000);
     const sent = rc.app.send('reload', { type: 'play_music', song_name: 'fresh song' });
     const done = await sent.final;

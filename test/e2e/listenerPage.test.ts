@@ -3,24 +3,17 @@
  * room through the bridge's token endpoint, hears the music through livekit-client and WebAudio,
  * shows the current title, and its buttons command the room through the bridge.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../harness/browser.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let rc: Roomcast;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/provision.sh (apt chromium) or set CHROMIUM_PATH`);
   rc = await startRoomcast(undefined, {}, undefined, { LISTENER_PAGE: 'true' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // As root in a network namespace: no sandbox, no background traffic, sound without a gesture,
-    // and real host ICE candidates (an mDNS name is nothing livekit-server can resolve).
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

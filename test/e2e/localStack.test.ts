@@ -6,9 +6,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../harness/app.js';
+import { launchChromium } from '../harness/browser.js';
 import { startProcess, type Proc } from '../harness/processes.js';
 
 let stack: Proc;
@@ -33,10 +34,7 @@ describe('npm start', () => {
   it('prints the listener page, which plays the demo music in room "demo"', async () => {
     const pageUrl = /(http:\/\/localhost:\d+\/listen\?room=demo)/.exec(stack.output())?.[1];
     expect(pageUrl).toBeDefined();
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage();
     await page.goto(pageUrl as string);
     await page.click('#join');

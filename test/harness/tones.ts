@@ -52,3 +52,9 @@ export function makeToneCatalog(dir: string, specs: ToneSpec[]): { path: string;
   writeFileSync(path, JSON.stringify({ songs: songs.map(({ frequency: _f, ...song }) => song) }, null, 2));
   return { path, songs };
 }
+
+/** A sine tone file at `path` with the given tags (title, artist, genre, …), made by ffmpeg. */
+export function taggedTone(path: string, frequency: number, seconds: number, tags: Record<string, string>): void {
+  const metadata = Object.entries(tags).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
+  execFileSync(resolveFfmpeg().path, ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${frequency}:duration=${seconds}`, ...metadata, path]);
+}

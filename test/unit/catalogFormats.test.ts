@@ -1,19 +1,12 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/music/catalog.js';
-import { resolveFfmpeg } from '../../src/ffmpeg.js';
+import { taggedTone } from '../harness/tones.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'roomcast-formats-'));
 
-/** A one-second tone with tags, made by the real ffmpeg. */
-function taggedTone(path: string, tags: Record<string, string>): void {
-  const { path: ffmpeg } = resolveFfmpeg();
-  const metadata = Object.entries(tags).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
-  execFileSync(ffmpeg, ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', ...metadata, path]);
-}
 
 describe('catalog formats', () => {
   it('reads an extended M3U: durations, "Artist - Title", genre/language/id attributes, relative paths', async () => {
@@ -49,8 +42,8 @@ describe('catalog formats', () => {
   it('reads a folder of audio files with their tags; files without tags are titled after their name', async () => {
     const folder = join(dir, 'library');
     mkdirSync(join(folder, 'rock'), { recursive: true });
-    taggedTone(join(folder, 'rock', 'a.mp3'), { title: 'Loud Song', artist: 'Amps', genre: 'Rock', language: 'spa' });
-    taggedTone(join(folder, 'untagged.flac'), {});
+    taggedTone(join(folder, 'rock', 'a.mp3'), 440, 1, { title: 'Loud Song', artist: 'Amps', genre: 'Rock', language: 'spa' });
+    taggedTone(join(folder, 'untagged.flac'), 440, 1, {});
     writeFileSync(join(folder, 'cover.jpg'), 'not audio');
     const catalog = await Catalog.load(folder);
     expect(catalog.format).toBe('folder');
