@@ -3,9 +3,8 @@
  * This module is what the worker loads in each job process (ServerOptions.agent).
  */
 import { AutoSubscribe, defineAgent, type JobContext } from '@livekit/agents';
-import { RoomEvent } from '@livekit/rtc-node';
 import { loadAgentConfig, type AgentConfig } from '../config.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger } from '../log.js';
 import { Catalog } from '../music/catalog.js';
 import { RoomSession } from './roomSession.js';
 import { MetricsReporter } from '../ops/agentMetrics.js';
@@ -33,19 +32,6 @@ function yieldsToAnotherAgent(ctx: JobContext, agentName: string): boolean {
   return [...ctx.room.remoteParticipants.values()].some(
     (p) => p.name === agentParticipantName(agentName) && (p.attributes[AGENT_ATTRIBUTE] === agentName || p.identity < me),
   );
-}
-
-/**
- * After a LiveKit server restart the SDK rejoins a new room of the same name and republishes the
- * track, which can fail while the agent still looks present and playing to the bridge. A new room
- * sid means exactly that: leave it, and the bridge restores the music with a fresh agent.
- */
-function leaveWhenRoomReplaced(ctx: JobContext, joinedSid: string, log: Logger): void {
-  ctx.room.on(RoomEvent.RoomSidChanged, (sid) => {
-    if (!sid || sid === joinedSid) return;
-    log.warn({ joinedSid, sid }, 'the room was recreated (LiveKit restart?): leaving it to a fresh agent');
-    ctx.shutdown('room recreated');
-  });
 }
 
 export default defineAgent({
@@ -76,7 +62,6 @@ export default defineAgent({
     if (giveWay()) return;
     await session.announceReady();
     session.leaveWhenEmpty(() => ctx.shutdown('room empty'));
-    leaveWhenRoomReplaced(ctx, await ctx.room.getSid(), log);
     log.info('joined room');
   },
 });

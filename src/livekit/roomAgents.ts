@@ -2,7 +2,7 @@
  * The bridge's view of LiveKit, through the server API only (it never joins a room): make sure a
  * Roomcast agent is in a room, and deliver packets to it.
  */
-import { JobStatus, ParticipantInfo_Kind } from '@livekit/protocol';
+import { JobStatus, ParticipantInfo_Kind, TrackType } from '@livekit/protocol';
 import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, TwirpError, type ParticipantInfo } from 'livekit-server-sdk';
 import type { LiveKitConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -10,6 +10,9 @@ import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC, RESULTS_ATTRIBUTE, STATE_ATTRIBUT
 
 /** What the bridge can see of a room's agent: its state and last confirmations (attributes). */
 export interface AgentView {
+  identity: string;
+  /** Whether the server has its audio track: an agent that lost it plays to nobody. */
+  publishing: boolean;
   state: Record<string, unknown>;
   results: Confirmation[];
 }
@@ -82,7 +85,20 @@ export class RoomAgents {
     const agent = participants.find((p) => this.isOurAgent(p));
     const listeners = participants.filter((p) => p.kind !== ParticipantInfo_Kind.AGENT).length;
     if (!agent) return { listeners };
-    return { listeners, agent: { state: parseJson(agent.attributes[STATE_ATTRIBUTE], {}), results: parseJson(agent.attributes[RESULTS_ATTRIBUTE], []) } };
+    return {
+      listeners,
+      agent: {
+        identity: agent.identity,
+        publishing: agent.tracks.some((t) => t.type === TrackType.AUDIO),
+        state: parseJson(agent.attributes[STATE_ATTRIBUTE], {}),
+        results: parseJson(agent.attributes[RESULTS_ATTRIBUTE], []),
+      },
+    };
+  }
+
+  /** Removes a participant from the room (its job then ends). */
+  async remove(room: string, identity: string): Promise<void> {
+    await this.rooms.removeParticipant(room, identity);
   }
 
   async send(room: string, payload: Uint8Array): Promise<void> {

@@ -24,12 +24,18 @@ export interface AgentDelivery {
   ensureAgent(room: string, timeoutMs: number, options?: { replaceDispatch?: boolean }): Promise<'present' | 'dispatched'>;
   send(room: string, payload: Uint8Array): Promise<void>;
   roomView(room: string): Promise<RoomView>;
+  remove(room: string, identity: string): Promise<void>;
 }
 
 const RESULT_POLL_MS = 100;
 const SESSION_EXPIRY_S = 24 * 3600;
 /** At most one restoring delivery per room in this long. */
 const RECONCILE_INTERVAL_MS = 5_000;
+/**
+ * An agent is ready only once its track is published, so one seen without it this long has lost
+ * it: after a LiveKit restart the SDK can rejoin the new room yet fail to republish.
+ */
+const TRACKLESS_AGENT_MS = 10_000;
 /** A desired state older than this is no longer restored. */
 const DESIRED_MAX_AGE_MS = 24 * 3600 * 1000;
 /** Each replica renews its presence this often; one unheard for PEER_STALE_MS is out. */
@@ -52,6 +58,8 @@ export class Bridge {
   private readonly watcher: RoomWatcher;
   private readonly desired = new Map<string, DesiredState>();
   private readonly lastRestore = new Map<string, number>();
+  /** When each room's agent was first seen without its track (rooms whose agent has it: absent). */
+  private readonly tracklessSince = new Map<string, number>();
   private replicas: Replicas | undefined;
   /** Recent commands of rooms this replica does not own, oldest first. */
   private readonly othersCommands = new Map<string, HeardCommand[]>();
@@ -281,12 +289,15 @@ export class Bridge {
   /**
    * Restores a room whose music should be playing but is not: its agent crashed or left, or the
    * LiveKit server lost the room. Only while someone listens, never while a command of the room is
-   * in flight, and at most every RECONCILE_INTERVAL_MS. The start goes again with its original
+   * being delivered or awaits a present agent's confirmation, and at most every RECONCILE_INTERVAL_MS. The start goes again with its original
    * request_id, so an agent that did apply it only confirms it again.
    */
   private reconcile(room: string, view: RoomView): void {
+    if (this.removedTracklessAgent(room, view)) return;
     const start = this.shouldPlay(room);
-    if (!start || !this.owns(room) || view.listeners === 0 || this.roomQueues.has(room) || this.watcher.awaiting(room)) return;
+    // A command awaiting its confirmation from a present agent is in flight; from an agent that is
+    // gone, it never will be confirmed unless the room is restored.
+    if (!start || !this.owns(room) || view.listeners === 0 || this.roomQueues.has(room) || (view.agent && this.watcher.awaiting(room))) return;
     const agent = view.agent;
     const lost = !agent || (agent.state.state === 'stopped' && !agent.results.some((r) => r.request_id === start.request_id));
     if (!lost || Date.now() - (this.lastRestore.get(room) ?? 0) < RECONCILE_INTERVAL_MS) return;
@@ -301,6 +312,25 @@ export class Bridge {
         log.warn({ err: (err as Error).message }, 'could not restore the room yet');
       }
     });
+  }
+
+  /**
+   * An agent that plays to nobody still looks present and playing: remove it from the room, so
+   * that the room counts as lost and is restored with a fresh agent. True when it was removed.
+   */
+  private removedTracklessAgent(room: string, view: RoomView): boolean {
+    const agent = view.agent;
+    if (!agent || agent.publishing || !this.owns(room)) {
+      this.tracklessSince.delete(room);
+      return false;
+    }
+    const since = this.tracklessSince.get(room) ?? Date.now();
+    this.tracklessSince.set(room, since);
+    if (Date.now() - since < TRACKLESS_AGENT_MS) return false;
+    this.tracklessSince.delete(room);
+    this.log.warn({ room, session_id: room, agent: agent.identity }, 'the agent has had no audio track for 10 s (LiveKit restart?): removing it for a fresh one');
+    this.enqueue(room, () => this.delivery.remove(room, agent.identity).catch((err: Error) => this.log.warn({ room, err: err.message }, 'could not remove the trackless agent')));
+    return true;
   }
 
   private count(reply: Omit<Reply, 'type' | 'session_id'>, seconds: number): void {

@@ -11,6 +11,7 @@ import { Listener } from '../harness/listener.js';
 import { ARTIFACTS } from '../harness/processes.js';
 import { killTree } from '../harness/procTree.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
+import { AGENT_ATTRIBUTE } from '../../src/protocol/messages.js';
 import { API_KEY, API_SECRET, startAgent, startBridge, type RoomcastProc } from '../harness/stack.js';
 
 let rc: Roomcast;
@@ -85,5 +86,19 @@ describe('recovery', () => {
     } finally {
       await back.leave();
     }
+  });
+
+  it('an agent that lost its track (a LiveKit restart gone wrong) is removed and the room restored', async () => {
+    // What a failed republish after a LiveKit restart leaves: a participant that is the room's
+    // agent by its attributes and looks ready, but publishes nothing.
+    const room = 'trackless-agent';
+    const listener = await rc.listen(room);
+    const zombie = await Listener.join(rc.livekit.url, API_KEY, API_SECRET, room, { identity: 'agent-zombie', attributes: { [AGENT_ATTRIBUTE]: 'roomcast-test' } });
+    const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'rock' });
+    await listener.waitForTone(1320, { since: start.at, timeoutMs: 40_000 });
+    expect(zombie.disconnectedAt).toBeDefined();
+    results.tracklessAgentToMusicMs = (listener.windows.find((w) => w.at >= start.at && w.level > 0.01)?.firstFrameAt ?? NaN) - start.at;
+    // The restored start carries the original request_id: the replacement confirms the app's command.
+    expect((await start.final).status).toBe('done');
   });
 });

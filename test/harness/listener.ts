@@ -35,6 +35,8 @@ export class Listener extends EventEmitter {
   readonly messages: ControlMessage[] = [];
   /** Channel count of the frames the listener receives (what a 2-channel publish arrives as). */
   channels = 0;
+  /** Date.now() when the server removed this participant (or the connection ended), if it did. */
+  disconnectedAt: number | undefined;
   private readonly room = new Room();
   /** Date.now() of each frame that brought sound after silence (or after audio stopped flowing). */
   readonly onsets: number[] = [];
@@ -53,9 +55,9 @@ export class Listener extends EventEmitter {
     apiKey: string,
     apiSecret: string,
     roomName: string,
-    { identity = `listener-${Math.random().toString(36).slice(2, 8)}`, canPublishData = false } = {},
+    { identity = `listener-${Math.random().toString(36).slice(2, 8)}`, canPublishData = false, attributes = {} as Record<string, string> } = {},
   ): Promise<Listener> {
-    const token = new AccessToken(apiKey, apiSecret, { identity, ttl: '10m' });
+    const token = new AccessToken(apiKey, apiSecret, { identity, ttl: '10m', attributes });
     token.addGrant({ room: roomName, roomJoin: true, canSubscribe: true, canPublish: false, canPublishData });
     const listener = new Listener();
     await listener.connect(url, await token.toJwt());
@@ -72,6 +74,7 @@ export class Listener extends EventEmitter {
       this.messages.push({ at: Date.now(), from: participant?.identity ?? 'server', body });
       this.emit('message');
     });
+    this.room.on(RoomEvent.Disconnected, () => (this.disconnectedAt = Date.now()));
     await this.room.connect(url, jwt, { autoSubscribe: true, dynacast: false });
   }
 

@@ -19,7 +19,7 @@ function make(view: () => AgentView | undefined) {
 describe('RoomWatcher', () => {
   it('resolves every waiter of a request_id once the agent confirms it', async () => {
     let results: AgentView['results'] = [];
-    const { watcher } = make(() => ({ state: { state: 'playing' }, results }));
+    const { watcher } = make(() => ({ identity: 'agent', publishing: true, state: { state: 'playing' }, results }));
     const a = watcher.awaitResult('r', 'id-1', 1_000);
     const b = watcher.awaitResult('r', 'id-1', 1_000);
     setTimeout(() => (results = [{ type: 'music_skipped', ok: true, message: 'Skipped', request_id: 'id-1' }]), 30);
@@ -28,16 +28,16 @@ describe('RoomWatcher', () => {
   });
 
   it('gives up after the timeout', async () => {
-    const { watcher } = make(() => ({ state: {}, results: [] }));
+    const { watcher } = make(() => ({ identity: 'agent', publishing: true, state: {}, results: [] }));
     expect(await watcher.awaitResult('r', 'never', 50)).toBeUndefined();
   });
 
   it('reports state changes only, and a room without agent as stopped before forgetting it', async () => {
-    let view: AgentView | undefined = { state: { state: 'playing', updated_at: 1 }, results: [] };
+    let view: AgentView | undefined = { identity: 'agent', publishing: true, state: { state: 'playing', updated_at: 1 }, results: [] };
     const { watcher, states } = make(() => view);
     watcher.watch('r');
     await new Promise((r) => setTimeout(r, 60));
-    view = { state: { state: 'playing', updated_at: 2 }, results: [] };
+    view = { identity: 'agent', publishing: true, state: { state: 'playing', updated_at: 2 }, results: [] };
     await new Promise((r) => setTimeout(r, 60));
     expect(states).toEqual([['r', { state: 'playing', updated_at: 1 }]]);
     view = undefined;
