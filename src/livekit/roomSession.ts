@@ -2,6 +2,7 @@
  * The agent inside one room: publishes the `music` track, takes commands from `music_control`
  * data packets, runs them one at a time on the player, and confirms each on the same topic.
  */
+import { DeclickSink } from '../playout/declick.js';
 import {
   AudioSource,
   LocalAudioTrack,
@@ -91,7 +92,8 @@ export class RoomSession {
       audioEncoding: { maxBitrate: BigInt(audio.bitrate) },
     });
     await this.localParticipant().publishTrack(track, options);
-    this.player = new RoomPlayer({ sink: this.source, catalog: this.deps.catalog, config: this.deps.config, log: this.deps.log });
+    const sink = new DeclickSink(this.source, () => this.deps.metrics.report({ kind: 'underrun', source: 'playout' }));
+    this.player = new RoomPlayer({ sink, catalog: this.deps.catalog, config: this.deps.config, log: this.deps.log });
     this.player.on('event', (event) => this.onPlayerEvent(event));
     this.player.on('status', () => this.scheduleStatePublish());
     this.player.on('underrun', (source) => this.deps.metrics.report({ kind: 'underrun', source }));

@@ -36,7 +36,7 @@ export class VolumeSink implements FrameSink {
     return this.sink.captureFrame(frame);
   }
 
-  clearQueue(): void {
-    this.sink.clearQueue();
+  fadeOut(): Promise<void> {
+    return this.sink.fadeOut();
   }
 }

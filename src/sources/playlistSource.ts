@@ -1,7 +1,7 @@
 /**
  * The continuous playlist source: picks the next song, decodes it, and feeds its frames to the
- * sink at the pace the sink accepts them (captureFrame backpressure; no timers). Skip and stop
- * cut the current song and flush what is queued, so they are heard at once.
+ * sink at the pace the sink accepts them (captureFrame backpressure; no timers). Skip, pause and
+ * stop fade the music out over one frame (the sink's fadeOut) instead of cutting it.
  */
 import { EventEmitter } from 'node:events';
 import type { AudioFrame } from '@livekit/rtc-node';
@@ -189,12 +189,12 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     else run.playlist.putBack(upcoming.song);
   }
 
-  /** Holds the song where it is; the queued audio is flushed so the pause is heard at once. */
+  /** Holds the song where it is, fading out; resuming fades back in where it stopped. */
   async pause(): Promise<void> {
     if (!this.run) throw new SourceError('no music is playing');
     if (this.paused) return;
     this.paused = gate();
-    this.sink.clearQueue();
+    await this.sink.fadeOut();
     this.emit('state', this.status());
   }
 
@@ -226,7 +226,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   private cut(track: OpenedTrack, reason: TrackEndReason): void {
     track.endReason = reason;
     track.abort.abort();
-    this.sink.clearQueue();
+    void this.sink.fadeOut();
   }
 
   /** Resolves on the next track_started; rejects when the run ends first. */
@@ -275,7 +275,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
       } catch (err) {
         failuresInARow++;
         // The previous song's end, not mixed into a song that failed to start, fades out alone.
-        await this.fadeOut(tail);
+        await this.fadeOutTail(tail);
         tail = [];
         const error = (err as Error).message;
         this.options.log.warn({ track: track.info, err: error }, 'track failed');
@@ -297,6 +297,8 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
       }
       if (run.error) break;
     }
+    // Nothing is left in hand to play when the next run starts.
+    await this.sink.fadeOut();
     // After a stop, the next song stays open (its decoder waits, costing no CPU): a start with the
     // same filter then plays at once instead of waiting for a new decoder.
     const next = run.upcoming;
@@ -382,7 +384,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   }
 
   /** Plays frames held back for a crossfade that cannot happen, fading them to silence. */
-  private async fadeOut(frames: AudioFrame[]): Promise<void> {
+  private async fadeOutTail(frames: AudioFrame[]): Promise<void> {
     for (let i = 0; i < frames.length; i++) await this.sink.captureFrame(crossfadeFrame(frames[i], undefined, i / frames.length, (i + 1) / frames.length));
   }
 }

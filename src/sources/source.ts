@@ -6,10 +6,11 @@ import type { EventEmitter } from 'node:events';
 import type { AudioFrame } from '@livekit/rtc-node';
 import type { SourceKind, SourceNotice, SourceStateEvent, TrackEvent, TrackInfo } from '../protocol/messages.js';
 
-/** Where sources write: an rtc-node AudioSource satisfies it. */
+/** Where sources write (through the room's volume, to a DeclickSink). */
 export interface FrameSink {
   captureFrame(frame: AudioFrame): Promise<void>;
-  clearQueue(): void;
+  /** Stops the music at once without a click: a short fade of what would have played next. */
+  fadeOut(): Promise<void>;
 }
 
 export type PlaybackState = 'playing' | 'paused' | 'stopped';

@@ -45,3 +45,20 @@ export function longestSilence(samples: Int16Array): number {
   // A sine crosses zero: runs of a few samples are not silence.
   return longest > 8 ? longest : 0;
 }
+
+/**
+ * The sharpest bend in a stretch of samples: max |x[i-1] − 2x[i] + x[i+1]| as a fraction of the
+ * stretch's peak level. A sine of frequency f bends by (2πf/48000)² of its peak at most (0.03 at
+ * 1320 Hz); a cut through a waveform (a click) bends far more.
+ */
+export function sharpestBend(samples: Int16Array): { bend: number; at: number } {
+  let peak = 1;
+  for (const x of samples) peak = Math.max(peak, Math.abs(x));
+  let bend = 0;
+  let at = 0;
+  for (let i = 1; i + 1 < samples.length; i++) {
+    const b = Math.abs((samples[i - 1] as number) - 2 * (samples[i] as number) + (samples[i + 1] as number));
+    if (b > bend) [bend, at] = [b, i];
+  }
+  return { bend: bend / peak, at };
+}

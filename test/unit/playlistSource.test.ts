@@ -15,7 +15,7 @@ import { makeToneCatalog } from '../harness/tones.js';
 /** Accepts frames at 20x real time and remembers them. */
 class PacedSink implements FrameSink {
   frames = 0;
-  cleared = 0;
+  fadedOut = 0;
   /** The left channel of every frame, when `keep` is on. */
   kept: Int16Array[] = [];
   keep = false;
@@ -26,8 +26,8 @@ class PacedSink implements FrameSink {
     if (this.keep) this.kept.push(frame.data.filter((_, i) => i % 2 === 0));
     await new Promise((r) => setTimeout(r, 1));
   }
-  clearQueue(): void {
-    this.cleared++;
+  async fadeOut(): Promise<void> {
+    this.fadedOut++;
   }
 }
 
@@ -65,12 +65,12 @@ describe('PlaylistSource', () => {
     expect(player.status()).toMatchObject({ state: 'playing', filter: { genre: 'a' } });
   });
 
-  it('skip cuts the song, flushes the queue and reports the next one', async () => {
+  it('skip fades the song out and reports the next one', async () => {
     const { player, sink, events } = await makePlayer();
     const first = await player.start({});
     const { track: next } = await player.skip();
     expect(next.id).not.toBe(first.id);
-    expect(sink.cleared).toBe(1);
+    expect(sink.fadedOut).toBe(1);
     expect(events).toContainEqual({ type: 'track_ended', track: first, reason: 'skipped' });
   });
 

@@ -13,7 +13,7 @@ import { makeToneCatalog } from '../harness/tones.js';
 
 const sink = {
   captureFrame: (_frame: AudioFrame) => new Promise<void>((r) => setTimeout(r, 2)),
-  clearQueue: () => undefined,
+  fadeOut: async () => undefined,
 };
 const tones = makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-room-')), [{ id: 't1', frequency: 500, format: 'flac', seconds: 2 }]);
 const env = { LIVEKIT_URL: 'ws://x', LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's', MUSIC_CATALOG: tones.path };

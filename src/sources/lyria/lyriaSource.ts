@@ -137,7 +137,7 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
     this.paused = gate();
     this.state = 'paused';
     this.connection?.pause();
-    this.sink.clearQueue();
+    await this.sink.fadeOut();
     this.emit('state', this.status());
   }
 
@@ -161,7 +161,7 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
     this.connection?.close();
     this.connection = undefined;
     this.paused?.open();
-    this.sink.clearQueue();
+    await this.sink.fadeOut();
     await this.pumpDone;
     this.buffer.clear();
     this.emit('state', this.status());
@@ -180,7 +180,7 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
     this.connection?.resetContext();
     // What is buffered belongs to the old context: drop it so the change is heard now.
     this.buffer.clear();
-    this.sink.clearQueue();
+    void this.sink.fadeOut();
   }
 
   private async connect(): Promise<void> {

@@ -1,0 +1,69 @@
+/**
+ * The last stage before the room's AudioSource: it keeps one frame in hand, so that when the
+ * music has to stop at once (skip, pause, stop, a Lyria context reset) it can play that frame, the
+ * exact continuation of what the room heard, fading to silence. Cutting through a waveform, or
+ * flushing what is queued, makes a click. After a fade out, the next frame fades in.
+ *
+ * Flushing the native queue is no longer needed: it is kept short (AUDIO_QUEUE_MS), and a stop is
+ * heard once it has played out.
+ */
+import { AudioFrame } from '@livekit/rtc-node';
+
+/** What the frames go to: an rtc-node AudioSource. */
+export interface NativeAudioSink {
+  captureFrame(frame: AudioFrame): Promise<void>;
+  /** Audio queued natively and not played yet (ms). */
+  readonly queuedDuration: number;
+}
+
+export class DeclickSink {
+  private held: AudioFrame | undefined;
+  private silent = true;
+  private sending: Promise<void> = Promise.resolve();
+
+  /** `onStarved`: the native queue ran dry while music played (the room heard a gap). */
+  constructor(
+    private readonly native: NativeAudioSink,
+    private readonly onStarved: () => void = () => undefined,
+  ) {}
+
+  async captureFrame(frame: AudioFrame): Promise<void> {
+    const previous = this.held;
+    this.held = frame;
+    if (!previous) return;
+    if (this.silent) {
+      this.silent = false;
+      return this.send(fade(previous, 0, 1));
+    }
+    if (this.native.queuedDuration === 0) this.onStarved();
+    return this.send(previous);
+  }
+
+  /** Plays the frame in hand fading to silence; the next frame captured fades in. */
+  async fadeOut(): Promise<void> {
+    const next = this.held;
+    this.held = undefined;
+    const wasSilent = this.silent;
+    this.silent = true;
+    if (next && !wasSilent) await this.send(fade(next, 1, 0));
+  }
+
+  /** One native capture at a time (rtc-node rejects a second while one waits for queue room). */
+  private send(frame: AudioFrame): Promise<void> {
+    const sent = this.sending.then(() => this.native.captureFrame(frame));
+    this.sending = sent.catch(() => undefined);
+    return sent;
+  }
+}
+
+/** A copy of `frame` with its gain going from `from` to `to` along a half cosine (no kink at either end). */
+export function fade(frame: AudioFrame, from: number, to: number): AudioFrame {
+  const { channels, samplesPerChannel } = frame;
+  const out = new Int16Array(frame.data.length);
+  for (let i = 0; i < samplesPerChannel; i++) {
+    const t = (i + 1) / samplesPerChannel;
+    const gain = from + (to - from) * (0.5 - 0.5 * Math.cos(Math.PI * t));
+    for (let c = 0; c < channels; c++) out[i * channels + c] = Math.round((frame.data[i * channels + c] as number) * gain);
+  }
+  return new AudioFrame(out, frame.sampleRate, channels, samplesPerChannel);
+}

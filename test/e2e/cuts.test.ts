@@ -1,0 +1,51 @@
+/**
+ * Skip, pause, resume and stop as the listener hears them: each fades the music out (or in) over a
+ * few milliseconds instead of cutting through the waveform, which would click.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharpestBend } from '../harness/spectrum.js';
+import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
+import type { Listener } from '../harness/listener.js';
+
+let rc: Roomcast;
+
+beforeAll(async () => {
+  rc = await startRoomcast();
+});
+
+afterAll(async () => {
+  await rc?.stop();
+});
+
+/** What the listener heard from `from` to `to` (arrival times of frames), as one run of samples. */
+function heard(listener: Listener, from: number, to: number): Int16Array {
+  const frames = listener.recorded.filter((f) => f.at >= from && f.at <= to).map((f) => f.samples);
+  const out = new Int16Array(frames.reduce((n, f) => n + f.length, 0));
+  let offset = 0;
+  for (const f of frames) {
+    out.set(f, offset);
+    offset += f.length;
+  }
+  return out;
+}
+
+describe('cuts', () => {
+  it('skip, pause, resume and stop do not click', async () => {
+    const { listener, sent } = await rc.startIn('cuts', { type: 'start_continuous_music', genre: 'pop' });
+    await listener.waitForWindow((w) => w.level > 0.01, { since: sent.at });
+    await new Promise((r) => setTimeout(r, 500));
+    const bends: Record<string, number> = {};
+    for (const type of ['skip_music', 'pause_music', 'resume_music', 'skip_music', 'stop_continuous_music']) {
+      listener.recording = true;
+      listener.recorded.length = 0;
+      const command = rc.app.send('cuts', { type });
+      expect((await command.final).status).toBe('done');
+      await new Promise((r) => setTimeout(r, 700));
+      listener.recording = false;
+      const { bend } = sharpestBend(heard(listener, command.at, Date.now()));
+      bends[type] = Math.max(bends[type] ?? 0, Math.round(bend * 1000) / 1000);
+    }
+    console.log('cut measurements (sharpest bend, fraction of peak; a 1320 Hz sine bends 0.03)', JSON.stringify(bends));
+    for (const bend of Object.values(bends)) expect(bend).toBeLessThan(0.15);
+  });
+});
