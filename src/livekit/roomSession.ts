@@ -16,14 +16,16 @@ import {
 import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../music/catalog.js';
-import { parseCommand, type Command } from '../protocol/commands.js';
-import { AGENT_ATTRIBUTE, CONFIRMATION_TYPE, MUSIC_CONTROL_TOPIC, RESULTS_ATTRIBUTE, RESULTS_KEPT, STATE_ATTRIBUTE, encodeJson, type Confirmation } from '../protocol/messages.js';
+import { parseCommandPacket, type Command, type ParseResult } from '../protocol/commands.js';
+import { AGENT_ATTRIBUTE, CONFIRMATION_TYPE, MAX_PACKET_BYTES, MUSIC_CONTROL_TOPIC, RESULTS_ATTRIBUTE, RESULTS_KEPT, RESULTS_MAX_BYTES, STATE_ATTRIBUTE, encodeJson, type Confirmation } from '../protocol/messages.js';
 import { CHANNELS, SAMPLE_RATE } from '../playout/decoder.js';
 import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
 import type { MetricsReporter } from '../ops/agentMetrics.js';
 
 export const MUSIC_TRACK_NAME = 'music';
 const STATE_THROTTLE_MS = 100;
+/** Confirmations of commands applied within this long go to the bridge in one attribute update. */
+const RESULTS_FLUSH_MS = 10;
 /** How many applied request_ids the agent remembers to drop duplicates. */
 const REMEMBERED_REQUESTS = 256;
 
@@ -42,7 +44,9 @@ export class RoomSession {
   private readonly ready: Promise<void>;
   private markReady!: () => void;
   private stateTimer: NodeJS.Timeout | undefined;
-  private readonly results: Confirmation[] = [];
+  /** The last confirmations, each with its JSON (newest last). */
+  private readonly results: string[] = [];
+  private resultsTimer: NodeJS.Timeout | undefined;
   private readonly applied = new Map<string, Confirmation>();
   private readonly inFlight = new Set<string>();
   private onEmpty: (() => void) | undefined;
@@ -115,6 +119,7 @@ export class RoomSession {
     this.room.off(RoomEvent.ParticipantConnected, this.checkOccupancy);
     this.room.off(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
     clearTimeout(this.stateTimer);
+    clearTimeout(this.resultsTimer);
     clearTimeout(this.emptyTimer);
     await this.player?.close();
     await this.source?.close();
@@ -122,22 +127,25 @@ export class RoomSession {
 
   private onData = (payload: Uint8Array, participant?: RemoteParticipant, _kind?: unknown, topic?: string): void => {
     if (topic !== MUSIC_CONTROL_TOPIC) return;
-    const parsed = parseCommand(payload);
+    const from = participant?.identity;
+    for (const parsed of parseCommandPacket(payload, MAX_PACKET_BYTES)) this.onCommand(parsed, from);
+  };
+
+  private onCommand(parsed: ParseResult, from: string | undefined): void {
     if (!parsed.ok) {
       // Confirmations and events share the topic; only real commands concern us.
       if (parsed.type === undefined || !(parsed.type in CONFIRMATION_TYPE)) return;
-      this.deps.log.warn({ from: participant?.identity ?? 'server', reason: parsed.reason }, 'rejected command packet');
+      this.deps.log.warn({ from: from ?? 'server', reason: parsed.reason }, 'rejected command packet');
       return;
     }
     const command = parsed.command;
-    const from = participant?.identity;
     if (from !== undefined && !this.deps.config.controlIdentities.includes(from)) {
       this.deps.log.warn({ from, command: command.type }, 'ignored a command from a participant that may not control the music');
       return;
     }
     if (this.isDuplicate(command)) return;
     this.queue = this.queue.then(() => this.run(command));
-  };
+  }
 
   /**
    * A request_id seen before is not applied again (MQTT QoS 1 redelivery, app retries): a finished
@@ -173,8 +181,8 @@ export class RoomSession {
     log.info({ ok: confirmation.ok, message: confirmation.message }, 'command applied');
     this.deps.metrics.report({ kind: 'command', command: command.type, ok: confirmation.ok, seconds: (performance.now() - startedAt) / 1000 });
     if (command.request_id) this.remember(command.request_id, confirmation);
-    await this.send(confirmation);
-    await this.recordResult(confirmation);
+    void this.send(confirmation);
+    this.recordResult(confirmation);
   }
 
   private onPlayerEvent(event: MusicEvent): void {
@@ -193,13 +201,28 @@ export class RoomSession {
     if (this.applied.size > REMEMBERED_REQUESTS) this.applied.delete(this.applied.keys().next().value as string);
   }
 
-  /** The last confirmations, where the bridge reads them to give the app its `done` reply. */
-  private async recordResult(confirmation: Confirmation): Promise<void> {
-    this.results.push(confirmation);
+  /**
+   * The last confirmations, where the bridge reads them to give the app its `done` reply. Those of
+   * a burst of commands go in one attribute update.
+   */
+  private recordResult(confirmation: Confirmation): void {
+    this.results.push(JSON.stringify(confirmation));
     if (this.results.length > RESULTS_KEPT) this.results.shift();
-    await this.localParticipant()
-      .setAttributes({ [RESULTS_ATTRIBUTE]: JSON.stringify(this.results), [STATE_ATTRIBUTE]: this.stateJson() })
-      .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not publish results attribute'));
+    this.resultsTimer ??= setTimeout(() => {
+      this.resultsTimer = undefined;
+      this.localParticipant()
+        .setAttributes({ [RESULTS_ATTRIBUTE]: this.resultsJson(), [STATE_ATTRIBUTE]: this.stateJson() })
+        .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not publish results attribute'));
+    }, RESULTS_FLUSH_MS);
+  }
+
+  /** The newest confirmations that fit in RESULTS_MAX_BYTES, as a JSON array. */
+  private resultsJson(): string {
+    let bytes = 2;
+    let first = this.results.length;
+    const size = (i: number) => Buffer.byteLength(this.results[i] as string) + 1;
+    while (first > 0 && bytes + size(first - 1) <= RESULTS_MAX_BYTES) bytes += size(--first);
+    return `[${this.results.slice(first).join(',')}]`;
   }
 
   private stateJson(): string {

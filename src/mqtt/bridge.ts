@@ -12,7 +12,7 @@ import type { BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { COMMAND_TYPES, parseCommand, sessionIdSchema, type Command, type CommandType } from '../protocol/commands.js';
 import type { BridgeMetrics } from '../ops/bridgeMetrics.js';
-import { encodeJson, type ErrorCode, type Reply } from '../protocol/messages.js';
+import { encodeJson, MAX_PACKET_BYTES, type ErrorCode, type Reply } from '../protocol/messages.js';
 import { Topics } from '../protocol/topics.js';
 import { NoAgentError, type RoomView } from '../livekit/roomAgents.js';
 import { nextDesired, type DesiredState } from '../protocol/desired.js';
@@ -45,6 +45,14 @@ const PEER_STALE_MS = 3 * PRESENCE_HEARTBEAT_MS + 1_000;
 const TAKEOVER_WINDOW_MS = 10_000;
 const TAKEOVER_MAX_PER_ROOM = 64;
 
+/** A command on its way to the room's agent, with what to tell the app about it. */
+interface Outgoing {
+  command: Command & { request_id: string };
+  desired: DesiredState | undefined;
+  reply: (r: Omit<Reply, 'type' | 'session_id'>) => void;
+  fail: (code: ErrorCode, reason: string) => void;
+}
+
 interface HeardCommand {
   at: number;
   payload: Buffer;
@@ -55,6 +63,8 @@ export class Bridge {
   private client: MqttClient | undefined;
   private readonly topics: Topics;
   private readonly roomQueues = new Map<string, Promise<void>>();
+  /** Per room, the commands that will go in the next packet (collected while one is being sent). */
+  private readonly outbox = new Map<string, Outgoing[]>();
   private readonly watcher: RoomWatcher;
   private readonly desired = new Map<string, DesiredState>();
   private readonly lastRestore = new Map<string, number>();
@@ -192,25 +202,59 @@ export class Bridge {
       return fail('session_mismatch', `session_id "${command.session_id}" does not match the topic's "${session}"`, command.type, requestId);
     }
     const desired = nextDesired(this.desired.get(session), { ...command, request_id: requestId });
-    this.enqueue(session, async () => {
-      const log = this.log.child({ room: session, session_id: session, request_id: requestId, command: command.type });
-      if (desired) await this.saveDesired(session, desired);
-      try {
-        const how = await this.deliver(session, { ...command, session_id: session, request_id: requestId });
-        log.info({ agent: how }, 'command delivered');
-        reply({ command: command.type, ok: true, status: 'accepted', message: `${command.type} delivered to the room's agent`, request_id: requestId });
-      } catch (err) {
-        const code: ErrorCode = err instanceof NoAgentError ? 'no_agent' : 'delivery_failed';
-        return fail(code, (err as Error).message, command.type, requestId);
-      }
-      // Not awaited: the next command of the room need not wait for this one's confirmation.
-      void this.watcher.awaitResult(session, requestId, this.config.resultTimeoutMs).then((result) => {
-        if (!result) return fail('no_confirmation', `the agent did not confirm ${command.type} within ${this.config.resultTimeoutMs} ms`, command.type, requestId);
-        log.info({ ok: result.ok, message: result.message }, 'command confirmed');
-        if (result.ok) reply({ command: command.type, ok: true, status: 'done', message: result.message, request_id: requestId, result });
-        else reply({ command: command.type, ok: false, status: 'error', message: result.message, request_id: requestId, error: { code: 'command_failed', reason: result.message }, result });
-      });
+    if (desired) this.desired.set(session, desired);
+    this.send(session, {
+      command: { ...command, session_id: session, request_id: requestId },
+      desired,
+      reply,
+      fail: (code, reason) => fail(code, reason, command.type, requestId),
     });
+  }
+
+  /**
+   * Queues a command for the room's next packet. While one packet is being delivered, the
+   * commands that arrive wait together and then travel as one: two server API calls per packet
+   * rather than per command, in the order they arrived.
+   */
+  private send(room: string, outgoing: Outgoing): void {
+    const waiting = this.outbox.get(room);
+    if (waiting) {
+      waiting.push(outgoing);
+      return;
+    }
+    const batch = [outgoing];
+    this.outbox.set(room, batch);
+    this.enqueue(room, async () => {
+      this.outbox.delete(room);
+      for (const packet of packets(batch)) await this.deliverPacket(room, packet);
+    });
+  }
+
+  private async deliverPacket(room: string, batch: Outgoing[]): Promise<void> {
+    const desired = batch.findLast((o) => o.desired)?.desired;
+    if (desired) await this.saveDesired(room, desired);
+    let how: 'present' | 'dispatched';
+    try {
+      how = await this.delivery.ensureAgent(room, this.config.agentJoinTimeoutMs);
+      const commands = batch.map((o) => o.command);
+      await this.delivery.send(room, encodeJson(commands.length === 1 ? (commands[0] as object) : commands));
+    } catch (err) {
+      const code: ErrorCode = err instanceof NoAgentError ? 'no_agent' : 'delivery_failed';
+      for (const o of batch) o.fail(code, (err as Error).message);
+      return;
+    }
+    for (const { command, reply, fail } of batch) {
+      const log = this.log.child({ room, session_id: room, request_id: command.request_id, command: command.type });
+      log.info({ agent: how, packet: batch.length }, 'command delivered');
+      reply({ command: command.type, ok: true, status: 'accepted', message: `${command.type} delivered to the room's agent`, request_id: command.request_id });
+      // Not awaited: the next packet of the room need not wait for this one's confirmations.
+      void this.watcher.awaitResult(room, command.request_id, this.config.resultTimeoutMs).then((result) => {
+        if (!result) return fail('no_confirmation', `the agent did not confirm ${command.type} within ${this.config.resultTimeoutMs} ms`);
+        log.info({ ok: result.ok, message: result.message }, 'command confirmed');
+        if (result.ok) reply({ command: command.type, ok: true, status: 'done', message: result.message, request_id: command.request_id, result });
+        else reply({ command: command.type, ok: false, status: 'error', message: result.message, request_id: command.request_id, error: { code: 'command_failed', reason: result.message }, result });
+      });
+    }
   }
 
   private owns(room: string): boolean {
@@ -266,6 +310,8 @@ export class Bridge {
     try {
       const desired = JSON.parse(payload.toString()) as DesiredState;
       if (typeof desired.playing !== 'boolean') return;
+      // Our own saves come back too, and one may be older than what this replica holds by then.
+      if ((this.desired.get(session)?.updated_at ?? -Infinity) > desired.updated_at) return;
       this.desired.set(session, desired);
       if (this.owns(session) && this.shouldPlay(session)) this.watcher.watch(session);
     } catch {
@@ -275,7 +321,6 @@ export class Bridge {
 
   /** Retained on the broker before the command is delivered: it survives every other part. */
   private async saveDesired(session: string, desired: DesiredState): Promise<void> {
-    this.desired.set(session, desired);
     await this.client?.publishAsync(this.topics.desired(session), JSON.stringify(desired), { qos: 1, retain: true }).catch((err: Error) => this.log.warn({ session_id: session, err: err.message }, 'could not save the desired state'));
   }
 
@@ -366,6 +411,24 @@ export class Bridge {
       client.publish(responseTopic, body, { qos: 1, properties: correlationData ? { correlationData } : {} });
     }
   }
+}
+
+/** Splits a room's queued commands into packets of at most MAX_PACKET_BYTES, in order. */
+function packets(batch: Outgoing[]): Outgoing[][] {
+  const out: Outgoing[][] = [];
+  let current: Outgoing[] = [];
+  let bytes = 2;
+  for (const o of batch) {
+    const size = Buffer.byteLength(JSON.stringify(o.command)) + 1;
+    if (current.length > 0 && bytes + size > MAX_PACKET_BYTES) {
+      out.push(current);
+      [current, bytes] = [[], 2];
+    }
+    current.push(o);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }
 
 function hasRequestId(payload: Buffer): boolean {

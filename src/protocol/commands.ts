@@ -103,6 +103,25 @@ export function parseCommand(payload: Uint8Array | string): ParseResult {
   } catch {
     return { ok: false, reason: 'payload is not valid JSON' };
   }
+  return validateCommand(json);
+}
+
+/**
+ * Parses a data packet from the bridge: one command, or a JSON array of commands that were queued
+ * together (each validated on its own, up to `maxBytes` in all). Never throws.
+ */
+export function parseCommandPacket(payload: Uint8Array, maxBytes: number): ParseResult[] {
+  if (payload.byteLength > maxBytes) return [{ ok: false, reason: `packet is ${payload.byteLength} bytes, the limit is ${maxBytes}` }];
+  if (payload[0] !== 0x5b /* [ */) return [parseCommand(payload)];
+  try {
+    const json: unknown = JSON.parse(Buffer.from(payload).toString('utf8'));
+    return Array.isArray(json) ? json.map(validateCommand) : [validateCommand(json)];
+  } catch {
+    return [{ ok: false, reason: 'payload is not valid JSON' }];
+  }
+}
+
+function validateCommand(json: unknown): ParseResult {
   const echo = echoFields(json);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, reason: 'payload must be a JSON object', ...echo };

@@ -15,7 +15,18 @@ export const STATE_ATTRIBUTE = 'roomcast.state';
 
 /** Participant attribute with the agent's last confirmations (JSON array, newest last). */
 export const RESULTS_ATTRIBUTE = 'roomcast.results';
-export const RESULTS_KEPT = 8;
+/**
+ * Enough for a whole burst of commands between two readings of the bridge, within LiveKit's
+ * 64 KiB for all of a participant's attributes.
+ */
+export const RESULTS_KEPT = 256;
+export const RESULTS_MAX_BYTES = 40_000;
+
+/**
+ * Commands queued for one room while the previous packet was being sent travel together, as a
+ * JSON array, in packets of at most this size (LiveKit's reliable data packets stay under 15 KiB).
+ */
+export const MAX_PACKET_BYTES = 14_000;
 
 export type ErrorCode = 'invalid_command' | 'session_mismatch' | 'no_agent' | 'delivery_failed' | 'command_failed' | 'no_confirmation';
 
