@@ -16,7 +16,7 @@ export function createBridgeMetrics() {
       name: 'roomcast_bridge_command_seconds',
       help: 'From MQTT receipt to the accepted (delivered) and done (confirmed) replies',
       labelNames: ['command', 'stage'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
     mqttConnected: new Gauge({ name: 'roomcast_bridge_mqtt_connected', help: '1 while connected to the MQTT broker', registers: [registry] }),
