@@ -4,7 +4,8 @@
  *   4. cost per playing room (CPU ms per audio second, resident memory) for several room counts
  * Run inside scripts/netns.sh (scripts/bench.sh does it).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,7 @@ function summarize(values: number[]): Summary {
   return { runs: s.length, median: Math.round(median * 10) / 10, min: Math.round((s[0] ?? NaN) * 10) / 10, max: Math.round((s.at(-1) ?? NaN) * 10) / 10 };
 }
 
+const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Power of one frequency in a block of samples (Goertzel). */
@@ -97,7 +99,7 @@ async function startLatency(rc: Roomcast) {
   return { cold: summarize(cold), warm: summarize(warm) };
 }
 
-/** Skip publish → first 10 ms frame at the listener in which the next song's tone dominates. */
+/** Skip publish → first 10 ms frame at the listener in which another song's tone dominates. */
 async function skipLatency(rc: Roomcast) {
   const room = 'bench-skip';
   const listener = await rc.listen(room);
@@ -107,10 +109,10 @@ async function skipLatency(rc: Roomcast) {
   for (let i = 0; i < RUNS; i++) {
     await sleep(700);
     const skip = rc.app.send(room, { type: 'skip_music' });
-    const done = await skip.final;
-    const next = TONES.find((t) => t.id === done.result?.track?.id)?.frequency;
+    const before = listener.recorded.filter((f) => f.at < skip.at).map((f) => toneOf(f.samples)).findLast((t) => t !== 0);
+    await skip.final;
     await sleep(600);
-    const frame = listener.recorded.find((f) => f.at >= skip.at && toneOf(f.samples) === next);
+    const frame = listener.recorded.find((f) => f.at >= skip.at && ![0, before].includes(toneOf(f.samples)));
     if (frame) values.push(frame.at - skip.at);
   }
   listener.recording = false;
@@ -192,8 +194,9 @@ async function costPerRoom(rc: Roomcast) {
     }
     await sleep(3_000);
     const busy = await cpuRate(pid, seconds);
-    const metrics = await (await fetch(`${rc.agent.opsUrl}/metrics`)).text();
-    const underruns = [...metrics.matchAll(/^roomcast_agent_underruns_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    // The stock agent has no metrics: its underruns are not known.
+    const metrics = await fetch(`${rc.agent.opsUrl}/metrics`).then((r) => r.text()).catch(() => undefined);
+    const underruns = metrics === undefined ? NaN : [...metrics.matchAll(/^roomcast_agent_underruns_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
     rows.push({
       rooms: count,
       cpuMsPerAudioSecondPerRoom: Math.round(((busy.msPerSecond - idle.msPerSecond) / count) * 10) / 10,
@@ -239,7 +242,8 @@ async function bridgeThroughput(rc: Roomcast) {
   for (const room of rooms) await rc.app.send(room, { type: 'pause_music' }).final;
   const load = async (rate: number, seconds: number) => {
     const before = await acceptedBuckets(rc);
-    const out = execFileSync(process.execPath, [join(import.meta.dirname, 'commandLoad.js'), JSON.stringify({ url: rc.broker.url, rooms, rate, seconds })]).toString();
+    // Not execFileSync: this process drains the stack's logs, and a blocked pipe would stall the bridge.
+    const { stdout: out } = await execFileAsync(process.execPath, [join(import.meta.dirname, 'commandLoad.js'), JSON.stringify({ url: rc.broker.url, rooms, rate, seconds })]);
     const after = await acceptedBuckets(rc);
     await sleep(3_000); // let the confirmations drain
     const app = JSON.parse(out) as { achievedPerSecond: number; p50: number; p99: number; errors: number };
@@ -252,6 +256,9 @@ async function bridgeThroughput(rc: Roomcast) {
   return { rooms: rooms.length, paced, burstRate: summarize(bursts.map((b) => b.achievedPerSecond)) };
 }
 
+type Figures = Awaited<ReturnType<typeof sideBySide>>;
+type CostRow = Figures['cost'][number];
+
 function report(results: Awaited<ReturnType<typeof measure>>): string {
   const version = (cmd: string, args: string[]) => {
     try {
@@ -260,7 +267,14 @@ function report(results: Awaited<ReturnType<typeof measure>>): string {
       return '?';
     }
   };
-  const row = (name: string, s: Summary, target: string) => `| ${name} | ${s.median} | ${s.min}–${s.max} | ${s.runs} | ${target} |`;
+  const { roomcast, stock, bridge } = results as { roomcast: Figures; stock: Figures; bridge: Awaited<ReturnType<typeof bridgeThroughput>> };
+  const ratio = (a: number, b: number) => (b > 0 ? `${Math.round((a / b) * 100) / 100}` : '–');
+  const row = (name: string, pick: (f: Figures) => Summary, target: string) => {
+    const [r, k] = [pick(roomcast), pick(stock)];
+    return `| ${name} | ${r.median} (${r.min}–${r.max}) | ${k.median} (${k.min}–${k.max}) | ${ratio(r.median, k.median)} | ${target} |`;
+  };
+  const costRow = (r: CostRow, k: CostRow | undefined) =>
+    `| ${r.rooms} | ${r.cpuMsPerAudioSecondPerRoom} | ${k?.cpuMsPerAudioSecondPerRoom ?? '–'} | ${ratio(r.cpuMsPerAudioSecondPerRoom, k?.cpuMsPerAudioSecondPerRoom ?? 0)} | ${r.rssMiB} | ${k?.rssMiB ?? '–'} | ${r.processes} / ${k?.processes ?? '–'} | ${r.underruns} |`;
   return `# Benchmarks
 
 Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, on the real stack (livekit-server, Mosquitto, the bridge and one agent
@@ -270,32 +284,40 @@ worker as separate processes; a real rtc-node listener), inside a private networ
 - ${version(join(process.env.HOME ?? '', 'go/bin/server'), ['--version'])}; ${version('ffmpeg', ['-version'])}
 - Test music: 3-second tones (mp3, ogg, flac); ${RUNS} runs per latency figure.
 
-## Latency at the listener (ms)
+Every figure is measured twice in the same run: with Roomcast's agent, then with the **stock agent**
+(\`test/bench/stockAgent.ts\`): what a LiveKit user would write with only @livekit/agents parts, a
+\`BackgroundAudioPlayer\` playing the catalog's files one after another (\`audioFramesFromFile\`
+decoding them with the ffmpeg of \`@livekit/av\`), skip = stop the current file. It takes the same
+\`music_control\` packets from the same bridge, so both are driven and heard the same way. Ratio =
+Roomcast ÷ stock (below 1: Roomcast is faster or lighter).
 
-| figure | median | range | runs | target |
+## Latency at the listener (ms): median (range)
+
+| figure | Roomcast | stock | ratio | target |
 | --- | --- | --- | --- | --- |
-${row('MQTT publish → first audible frame, warm (agent in the room)', results.start.warm, '≤ 150')}
-${row('MQTT publish → first audible frame, cold (agent dispatched)', results.start.cold, '≤ 1500')}
-${row('skip_music publish → first frame of the next song', results.skip, '≤ 150')}
-${row('silence between two songs (transition gap)', results.gaps, '≤ 20')}
+${row('MQTT publish → first audible frame, warm (agent in the room)', (f) => f.start.warm, '≤ 150')}
+${row('MQTT publish → first audible frame, cold (agent dispatched)', (f) => f.start.cold, '≤ 1500')}
+${row('skip_music publish → first frame of the next song', (f) => f.skip, '≤ 150')}
+${row('silence between two songs (transition gap)', (f) => f.gaps, '≤ 20')}
 
 ## Cost per playing room (one worker)
 
-| playing rooms | CPU ms per audio second per room | worker idle CPU ms/s before | worker tree memory (MiB) | processes in the tree | underruns |
-| --- | --- | --- | --- | --- | --- |
-${results.cost.map((r) => `| ${r.rooms} | ${r.cpuMsPerAudioSecondPerRoom} | ${r.idleCpuMsPerSecond} | ${r.rssMiB} | ${r.processes} | ${r.underruns} |`).join('\n')}
+| playing rooms | CPU ms per audio s per room, Roomcast | stock | ratio | worker tree memory (MiB), Roomcast | stock | processes in the tree (Roomcast / stock) | Roomcast underruns |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${roomcast.cost.map((r, i) => costRow(r, stock.cost[i])).join('\n')}
 
 Per-room CPU is the worker tree's CPU while the rooms play, minus its CPU just before, divided by
 the rooms (decoding, framing, Opus encoding and WebRTC sending included). Job processes of rooms
 that stopped stay in their rooms until the rooms have been empty for \`AGENT_EMPTY_ROOM_MS\` (2 min
 here), so idle CPU and memory grow from step to step: each job process is a Node.js process of
-@livekit/agents. Rooms are started one after another.
+@livekit/agents. Rooms are started one after another. Underruns: times the native audio queue ran
+dry while music played (\`roomcast_agent_underruns_total\`; the stock agent does not count them).
 
 Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
 
 ## Bridge
 
-\`set_volume\` commands spread over ${results.bridge.rooms} rooms that each have a ready agent, published by a separate
+\`set_volume\` commands spread over ${bridge.rooms} rooms that each have a ready agent, published by a separate
 process acting as the app (MQTT 5, response topic); one bridge replica. "App" times run from the
 app's publish to the \`accepted\` reply, which the bridge sends once the data packet is sent (the
 broker both ways included); "bridge" times from the bridge's MQTT receipt to the data packet sent,
@@ -303,9 +325,9 @@ read from its \`roomcast_bridge_command_seconds\` histogram (so given as a bucke
 
 | offered rate (commands/s, 5 s) | achieved | app p50 (ms) | app p99 (ms) | bridge p50 (ms) | bridge p99 (ms) | target |
 | --- | --- | --- | --- | --- | --- | --- |
-${results.bridge.paced.map((p) => `| ${p.rate} | ${p.achievedPerSecond} | ${p.p50} | ${p.p99} | ≤ ${p.bridgeP50Ms} | ≤ ${p.bridgeP99Ms} | ≥ 2000/s, p99 ≤ 20 |`).join('\n')}
+${bridge.paced.map((p) => `| ${p.rate} | ${p.achievedPerSecond} | ${p.p50} | ${p.p99} | ≤ ${p.bridgeP50Ms} | ≤ ${p.bridgeP99Ms} | ≥ 2000/s, p99 ≤ 20 |`).join('\n')}
 
-Everything at once (3 bursts of 6000): ${results.bridge.burstRate.median} commands/s sustained (median; ${results.bridge.burstRate.min}–${results.bridge.burstRate.max}).
+Everything at once (3 bursts of 6000): ${bridge.burstRate.median} commands/s sustained (median; ${bridge.burstRate.min}–${bridge.burstRate.max}).
 
 Commands of one room that arrive while its previous packet is being sent travel together in the
 next packet (a JSON array, at most 14 KB), so a packet costs the bridge two server API calls
@@ -328,18 +350,40 @@ async function figure<T>(name: string, run: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/** The stock agent's stack: the same bridge and measurements, another agent worker. */
+async function startStock(): Promise<Roomcast> {
+  const rc = await startRoomcast(TONES, {}, undefined, {}, { agentScript: 'test/bench/stockAgent.js' });
+  return { ...rc, listen: (room, options) => rc.listen(room, { ...options, trackName: 'background_audio' }) };
+}
+
+/** The figures measured for both agents, Roomcast's then the stock one, in the same run. */
+async function sideBySide(rc: Roomcast) {
+  return {
+    start: await figure('start', () => startLatency(rc)),
+    skip: await figure('skip', () => skipLatency(rc)),
+    gaps: await figure('gaps', () => transitionGaps(rc)),
+    cost: await figure('cost', () => costPerRoom(rc)),
+  };
+}
+
 async function measure() {
   // Rooms of the cost figure play without listeners: the agent must not leave them meanwhile.
   const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '120000', AGENT_IDLE_PROCESSES: '2' });
+  let roomcast;
+  let bridge;
   try {
-    const start = await figure('start', () => startLatency(rc));
-    const skip = await figure('skip', () => skipLatency(rc));
-    const gaps = await figure('gaps', () => transitionGaps(rc));
-    const cost = await figure('cost', () => costPerRoom(rc));
-    const bridge = await figure('bridge', () => bridgeThroughput(rc));
-    return { start, skip, gaps, cost, bridge };
+    roomcast = await sideBySide(rc);
+    bridge = await figure('bridge', () => bridgeThroughput(rc));
   } finally {
     await rc.stop();
+  }
+  if (ONLY && !ONLY.includes('stock')) return { roomcast, bridge, stock: undefined };
+  const stockRc = await startStock();
+  try {
+    console.log('stock agent');
+    return { roomcast, bridge, stock: await sideBySide(stockRc) };
+  } finally {
+    await stockRc.stop();
   }
 }
 

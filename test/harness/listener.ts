@@ -55,18 +55,24 @@ export class Listener extends EventEmitter {
     apiKey: string,
     apiSecret: string,
     roomName: string,
-    { identity = `listener-${Math.random().toString(36).slice(2, 8)}`, canPublishData = false, attributes = {} as Record<string, string> } = {},
+    {
+      identity = `listener-${Math.random().toString(36).slice(2, 8)}`,
+      canPublishData = false,
+      attributes = {} as Record<string, string>,
+      /** The track to hear (the bench's stock agent publishes "background_audio"). */
+      trackName = 'music',
+    } = {},
   ): Promise<Listener> {
     const token = new AccessToken(apiKey, apiSecret, { identity, ttl: '10m', attributes });
     token.addGrant({ room: roomName, roomJoin: true, canSubscribe: true, canPublish: false, canPublishData });
     const listener = new Listener();
-    await listener.connect(url, await token.toJwt());
+    await listener.connect(url, await token.toJwt(), trackName);
     return listener;
   }
 
-  private async connect(url: string, jwt: string): Promise<void> {
+  private async connect(url: string, jwt: string, trackName: string): Promise<void> {
     this.room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack) => {
-      if (track.kind === TrackKind.KIND_AUDIO && track.name === 'music') void this.consume(track);
+      if (track.kind === TrackKind.KIND_AUDIO && track.name === trackName) void this.consume(track);
     });
     this.room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
       if (topic !== MUSIC_CONTROL_TOPIC) return;

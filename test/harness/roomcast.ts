@@ -18,7 +18,7 @@ export interface Roomcast {
   /** The tone frequency of a catalog track id (NaN when unknown). */
   frequencyOf(trackId: unknown): number;
   /** A new rtc-node listener in `room`; left automatically by stop(). */
-  listen(room: string, options?: { identity?: string; canPublishData?: boolean }): Promise<Listener>;
+  listen(room: string, options?: { identity?: string; canPublishData?: boolean; trackName?: string }): Promise<Listener>;
   /** A listener joins `room`, then the playlist starts there; resolves once the agent confirmed. */
   startIn(room: string, command?: object): Promise<{ listener: Listener; sent: Sent }>;
   stop(): Promise<void>;
@@ -32,11 +32,18 @@ export const DEFAULT_TONES: ToneSpec[] = [
 ];
 
 /** The stack with a catalog of generated tones, or with the catalog at `catalogPath`. */
-export async function startRoomcast(tones: ToneSpec[] = DEFAULT_TONES, agentEnv: NodeJS.ProcessEnv = {}, catalogPath?: string, bridgeEnv: NodeJS.ProcessEnv = {}): Promise<Roomcast> {
+/** `agentScript`: another agent worker than Roomcast's (the bench's stock agent), under dist/. */
+export async function startRoomcast(
+  tones: ToneSpec[] = DEFAULT_TONES,
+  agentEnv: NodeJS.ProcessEnv = {},
+  catalogPath?: string,
+  bridgeEnv: NodeJS.ProcessEnv = {},
+  { agentScript }: { agentScript?: string } = {},
+): Promise<Roomcast> {
   const catalog = catalogPath ? { path: catalogPath, songs: [] } : makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-tones-')), tones);
   const [livekit, broker] = await Promise.all([startLiveKit(), startMosquitto()]);
   const env = { livekitUrl: livekit.url, mqttUrl: broker.url, catalog: catalog.path };
-  const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: agentEnv }), startBridge({ ...env, extra: bridgeEnv })]);
+  const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: agentEnv }, 'agent', agentScript), startBridge({ ...env, extra: bridgeEnv })]);
   const app = await App.connect(broker.url);
   const listeners: Listener[] = [];
   const rc: Roomcast = {

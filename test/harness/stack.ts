@@ -129,9 +129,9 @@ export interface RoomcastProc extends Proc {
   opsUrl: string;
 }
 
-export async function startAgent(env: RoomcastEnv, name = 'agent'): Promise<RoomcastProc> {
+export async function startAgent(env: RoomcastEnv, name = 'agent', script = 'agent/main.js'): Promise<RoomcastProc> {
   const [port, metricsPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
-  const proc = startProcess(name, process.execPath, [join(DIST, 'agent/main.js'), 'start'], {
+  const proc = startProcess(name, process.execPath, [join(DIST, script), 'start'], {
     ...roomcastEnv(env),
     AGENT_HTTP_HOST: '127.0.0.1',
     AGENT_HTTP_PORT: String(port),
