@@ -2,7 +2,7 @@
  * The last stage before the room's AudioSource: it keeps one frame in hand, so that when the
  * music has to stop at once (skip, pause, stop, a Lyria context reset) it can play that frame, the
  * exact continuation of what the room heard, fading to silence. Cutting through a waveform, or
- * flushing what is queued, makes a click. After a fade out, the next frame fades in.
+ * flushing what is queued, makes a click. After a pause, the music fades back in.
  *
  * Flushing the native queue is no longer needed: it is kept short (AUDIO_QUEUE_MS), and a stop is
  * heard once it has played out.
@@ -18,7 +18,10 @@ export interface NativeAudioSink {
 
 export class DeclickSink {
   private held: AudioFrame | undefined;
-  private silent = true;
+  /** Set after a pause: the music resumes mid-waveform, so its first frame fades in. */
+  private fadeInNext = false;
+  /** Nothing was playing before the next frame: an empty native queue is then no gap. */
+  private fromSilence = true;
   private sending: Promise<void> = Promise.resolve();
 
   /** `onStarved`: the native queue ran dry while music played (the room heard a gap). */
@@ -31,21 +34,26 @@ export class DeclickSink {
     const previous = this.held;
     this.held = frame;
     if (!previous) return;
-    if (this.silent) {
-      this.silent = false;
+    if (this.native.queuedDuration === 0 && !this.fromSilence) this.onStarved();
+    this.fromSilence = false;
+    if (this.fadeInNext) {
+      this.fadeInNext = false;
       return this.send(fade(previous, 0, 1));
     }
-    if (this.native.queuedDuration === 0) this.onStarved();
     return this.send(previous);
   }
 
-  /** Plays the frame in hand fading to silence; the next frame captured fades in. */
-  async fadeOut(): Promise<void> {
+  /**
+   * Stops the music at once: the first half of the frame in hand plays fading to silence (10 ms
+   * is enough not to click, and a skip waits no longer). `resumes`: the music will go on from the
+   * next frame (a pause), which then fades in.
+   */
+  async fadeOut({ resumes = false } = {}): Promise<void> {
     const next = this.held;
     this.held = undefined;
-    const wasSilent = this.silent;
-    this.silent = true;
-    if (next && !wasSilent) await this.send(fade(next, 1, 0));
+    this.fadeInNext = resumes;
+    this.fromSilence = true;
+    if (next) await this.send(fade(firstHalf(next), 1, 0));
   }
 
   /** One native capture at a time (rtc-node rejects a second while one waits for queue room). */
@@ -54,6 +62,11 @@ export class DeclickSink {
     this.sending = sent.catch(() => undefined);
     return sent;
   }
+}
+
+function firstHalf(frame: AudioFrame): AudioFrame {
+  const samples = Math.floor(frame.samplesPerChannel / 2);
+  return new AudioFrame(frame.data.subarray(0, samples * frame.channels), frame.sampleRate, frame.channels, samples);
 }
 
 /** A copy of `frame` with its gain going from `from` to `to` along a half cosine (no kink at either end). */

@@ -36,7 +36,7 @@ export class VolumeSink implements FrameSink {
     return this.sink.captureFrame(frame);
   }
 
-  fadeOut(): Promise<void> {
-    return this.sink.fadeOut();
+  fadeOut(options?: { resumes?: boolean }): Promise<void> {
+    return this.sink.fadeOut(options);
   }
 }

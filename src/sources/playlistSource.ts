@@ -1,7 +1,7 @@
 /**
  * The continuous playlist source: picks the next song, decodes it, and feeds its frames to the
  * sink at the pace the sink accepts them (captureFrame backpressure; no timers). Skip, pause and
- * stop fade the music out over one frame (the sink's fadeOut) instead of cutting it.
+ * stop fade the music out (the sink's fadeOut) instead of cutting through it.
  */
 import { EventEmitter } from 'node:events';
 import type { AudioFrame } from '@livekit/rtc-node';
@@ -194,7 +194,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     if (!this.run) throw new SourceError('no music is playing');
     if (this.paused) return;
     this.paused = gate();
-    await this.sink.fadeOut();
+    await this.sink.fadeOut({ resumes: true });
     this.emit('state', this.status());
   }
 

@@ -9,8 +9,8 @@ import type { SourceKind, SourceNotice, SourceStateEvent, TrackEvent, TrackInfo 
 /** Where sources write (through the room's volume, to a DeclickSink). */
 export interface FrameSink {
   captureFrame(frame: AudioFrame): Promise<void>;
-  /** Stops the music at once without a click: a short fade of what would have played next. */
-  fadeOut(): Promise<void>;
+  /** Stops the music at once without a click; `resumes`: it will go on where it stopped (pause). */
+  fadeOut(options?: { resumes?: boolean }): Promise<void>;
 }
 
 export type PlaybackState = 'playing' | 'paused' | 'stopped';

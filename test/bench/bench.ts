@@ -6,18 +6,22 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Listener } from '../harness/listener.js';
 import { processTree } from '../harness/procTree.js';
 import { longestSilence } from '../harness/spectrum.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
+import { API_KEY, API_SECRET } from '../harness/stack.js';
 import type { ToneSpec } from '../harness/tones.js';
 import { concatSamples } from '../../src/playout/samples.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const ROOM_COUNTS = (process.env.BENCH_ROOMS ?? '1,5,10').split(',').map(Number);
+const SOAK_ROOMS = Number(process.env.BENCH_SOAK_ROOMS ?? 20);
+const SOAK_MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
 const BRIDGE_RATES = (process.env.BENCH_BRIDGE_RATES ?? '500,1000,2000').split(',').map(Number);
 const TONES: ToneSpec[] = [440, 660, 880, 1100].map((frequency, i) => ({ id: `t${frequency}`, frequency, format: (['mp3', 'ogg', 'flac', 'mp3'] as const)[i] as 'mp3', seconds: 3, genre: 'bench' }));
 
@@ -210,6 +214,52 @@ async function costPerRoom(rc: Roomcast) {
   return rows;
 }
 
+/** Memory (MiB), open file descriptors and processes of a process tree, and its ffmpeg processes. */
+function footprint(pid: number) {
+  const tree = processTree(pid);
+  let fds = 0;
+  for (const { pid: p } of tree) {
+    try {
+      fds += readdirSync(`/proc/${p}/fd`).length;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { rssMiB: Math.round(usage(pid).rssMiB), fds, processes: tree.length, ffmpeg: tree.filter((r) => r.comm === 'ffmpeg').length };
+}
+
+/**
+ * SOAK_ROOMS rooms play for SOAK_MINUTES; the agent worker's and the bridge's footprint is read
+ * after a minute of warm-up and at the end, then once every room was stopped and deleted (their
+ * agents leave): nothing should be left but what was there before.
+ */
+async function soak(rc: Roomcast) {
+  const agentPid = rc.agent.child.pid as number;
+  const bridgePid = rc.bridge.child.pid as number;
+  const before = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
+  const rooms = Array.from({ length: SOAK_ROOMS }, (_, i) => `bench-soak-${i}`);
+  for (const room of rooms) await rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }).final;
+  await sleep(60_000);
+  const warm = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
+  const samples: number[] = [];
+  const endAt = Date.now() + SOAK_MINUTES * 60_000;
+  while (Date.now() < endAt) {
+    await sleep(Math.min(30_000, Math.max(0, endAt - Date.now())));
+    samples.push(footprint(agentPid).rssMiB);
+  }
+  const end = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
+  const playing = (await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'get_music_status' }).final))).filter((r) => (r.result as { status?: { state?: string } } | undefined)?.status?.state === 'playing').length;
+  await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'stop_continuous_music' }).final));
+  const api = new RoomServiceClient(rc.livekit.url.replace(/^ws/, 'http'), API_KEY, API_SECRET);
+  await Promise.all(rooms.map((room) => api.deleteRoom(room)));
+  await sleep(10_000);
+  const after = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
+  const metrics = await (await fetch(`${rc.agent.opsUrl}/metrics`)).text();
+  const underruns = [...metrics.matchAll(/^roomcast_agent_underruns_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const growthMiBPerHour = Math.round(((end.agent.rssMiB - warm.agent.rssMiB) / (SOAK_MINUTES / 60)) * 10) / 10;
+  return { rooms: SOAK_ROOMS, minutes: SOAK_MINUTES, playingAtEnd: playing, before, warm, end, after, agentRssSamplesMiB: samples, growthMiBPerHour, underruns };
+}
+
 /** The bridge's own histogram of MQTT receipt → data packet sent (`accepted`), cumulative per bucket. */
 async function acceptedBuckets(rc: Roomcast): Promise<Map<number, number>> {
   const text = await (await fetch(`${rc.bridge.opsUrl}/metrics`)).text();
@@ -267,7 +317,7 @@ function report(results: Awaited<ReturnType<typeof measure>>): string {
       return '?';
     }
   };
-  const { roomcast, stock, bridge } = results as { roomcast: Figures; stock: Figures; bridge: Awaited<ReturnType<typeof bridgeThroughput>> };
+  const { roomcast, stock, bridge, soaked } = results as { roomcast: Figures; stock: Figures; bridge: Awaited<ReturnType<typeof bridgeThroughput>>; soaked: Awaited<ReturnType<typeof soak>> };
   const ratio = (a: number, b: number) => (b > 0 ? `${Math.round((a / b) * 100) / 100}` : '–');
   const row = (name: string, pick: (f: Figures) => Summary, target: string) => {
     const [r, k] = [pick(roomcast), pick(stock)];
@@ -333,10 +383,16 @@ Commands of one room that arrive while its previous packet is being sent travel 
 next packet (a JSON array, at most 14 KB), so a packet costs the bridge two server API calls
 (listParticipants, sendData) whatever the number of commands in it.
 
-## Not measured yet
+## Soak
 
-The side-by-side comparison with a stock \`@livekit/agents\` player, 50 and 100 rooms and the soak
-test (issue "Benchmarks") are still to be built.
+${soaked.rooms} rooms played for ${soaked.minutes} minutes on the worker (\`BENCH_SOAK_MINUTES\`, \`BENCH_SOAK_ROOMS\`);
+${soaked.playingAtEnd} of them still playing at the end; ${soaked.underruns} underruns counted by the worker over the whole bench.
+
+| | agent worker tree: memory (MiB) | fds | processes | ffmpeg | bridge: memory (MiB) | fds |
+| --- | --- | --- | --- | --- | --- | --- |
+${(['before', 'warm', 'end', 'after'] as const).map((k) => `| ${{ before: 'before the rooms', warm: 'after 1 min of play', end: 'at the end', after: 'rooms stopped and deleted' }[k]} | ${soaked[k].agent.rssMiB} | ${soaked[k].agent.fds} | ${soaked[k].agent.processes} | ${soaked[k].agent.ffmpeg} | ${soaked[k].bridge.rssMiB} | ${soaked[k].bridge.fds} |`).join('\n')}
+
+Worker memory growth while playing: ${soaked.growthMiBPerHour} MiB per hour (samples every 30 s: ${soaked.agentRssSamplesMiB.join(', ')}).
 `;
 }
 
@@ -371,17 +427,19 @@ async function measure() {
   const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '120000', AGENT_IDLE_PROCESSES: '2' });
   let roomcast;
   let bridge;
+  let soaked;
   try {
     roomcast = await sideBySide(rc);
     bridge = await figure('bridge', () => bridgeThroughput(rc));
+    soaked = await figure('soak', () => soak(rc));
   } finally {
     await rc.stop();
   }
-  if (ONLY && !ONLY.includes('stock')) return { roomcast, bridge, stock: undefined };
+  if (ONLY && !ONLY.includes('stock')) return { roomcast, bridge, soaked, stock: undefined };
   const stockRc = await startStock();
   try {
     console.log('stock agent');
-    return { roomcast, bridge, stock: await sideBySide(stockRc) };
+    return { roomcast, bridge, soaked, stock: await sideBySide(stockRc) };
   } finally {
     await stockRc.stop();
   }

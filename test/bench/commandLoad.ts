@@ -56,7 +56,7 @@ if (spec.rate > 0) {
 } else {
   for (let i = 0; i < total; i++) publish(i);
 }
-await Promise.race([allAccepted, new Promise((r) => setTimeout(r, 120_000))]);
+await Promise.race([allAccepted, new Promise((r) => setTimeout(r, 120_000).unref())]);
 const elapsed = performance.now() - startedAt;
 times.sort((a, b) => a - b);
 const at = (q: number) => Math.round((times[Math.min(times.length - 1, Math.floor(times.length * q))] ?? NaN) * 10) / 10;

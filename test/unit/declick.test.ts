@@ -4,38 +4,48 @@ import { DeclickSink, fade } from '../../src/playout/declick.js';
 
 const frame = (value: number) => new AudioFrame(new Int16Array(960 * 2).fill(value), 48_000, 2, 960);
 
-function native() {
+function native(queuedDuration = 100) {
   const sent: AudioFrame[] = [];
-  return { sent, queuedDuration: 100, captureFrame: async (f: AudioFrame) => void sent.push(f) };
+  return { sent, queuedDuration, captureFrame: async (f: AudioFrame) => void sent.push(f) };
 }
 
 describe('DeclickSink', () => {
-  it('holds one frame, fades in after silence, and fades out the frame in hand', async () => {
+  it('holds one frame and, to stop, plays half of it fading to silence', async () => {
     const out = native();
     const sink = new DeclickSink(out);
     for (const v of [1000, 2000, 3000]) await sink.captureFrame(frame(v));
-    expect(out.sent).toHaveLength(2);
-    // The first frame after silence fades in from 0; the next plays as it is.
-    expect(out.sent[0]?.data[0]).toBeLessThan(10);
-    expect(out.sent[0]?.data.at(-1)).toBe(1000);
-    expect(out.sent[1]?.data.every((x) => x === 2000)).toBe(true);
+    expect(out.sent.map((f) => f.data[0])).toEqual([1000, 2000]);
     await sink.fadeOut();
-    // The frame in hand (the continuation) fades to silence.
-    expect(out.sent[2]?.data[0]).toBeGreaterThan(2990);
-    expect(out.sent[2]?.data.at(-1)).toBe(0);
+    // The frame in hand (the continuation) fades out over its first 10 ms.
+    const faded = out.sent[2] as AudioFrame;
+    expect(faded.samplesPerChannel).toBe(480);
+    expect(faded.data[0]).toBeGreaterThan(2990);
+    expect(faded.data.at(-1)).toBe(0);
     await sink.fadeOut();
     expect(out.sent).toHaveLength(3);
-    await sink.captureFrame(frame(500));
-    await sink.captureFrame(frame(500));
-    expect(out.sent[3]?.data[0]).toBeLessThan(10);
+    // A new song after a skip starts as it is.
+    for (const v of [500, 600]) await sink.captureFrame(frame(v));
+    expect(out.sent[3]?.data[0]).toBe(500);
   });
 
-  it('reports a native queue that ran dry while music played', async () => {
-    const out = { ...native(), queuedDuration: 0 };
+  it('after a pause, the music fades back in', async () => {
+    const out = native();
+    const sink = new DeclickSink(out);
+    for (const v of [1000, 1000]) await sink.captureFrame(frame(v));
+    await sink.fadeOut({ resumes: true });
+    for (const v of [1000, 1000]) await sink.captureFrame(frame(v));
+    const resumed = out.sent.at(-1) as AudioFrame;
+    expect(resumed.data[0]).toBeLessThan(10);
+    expect(resumed.data.at(-1)).toBe(1000);
+  });
+
+  it('reports a native queue that ran dry while music played, not when music starts', async () => {
     let starved = 0;
-    const sink = new DeclickSink(out, () => starved++);
+    const sink = new DeclickSink(native(0), () => starved++);
     for (let i = 0; i < 4; i++) await sink.captureFrame(frame(1));
-    // The first frame after silence starts from an empty queue by nature.
+    expect(starved).toBe(2);
+    await sink.fadeOut();
+    for (let i = 0; i < 2; i++) await sink.captureFrame(frame(1));
     expect(starved).toBe(2);
   });
 

@@ -137,7 +137,7 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
     this.paused = gate();
     this.state = 'paused';
     this.connection?.pause();
-    await this.sink.fadeOut();
+    await this.sink.fadeOut({ resumes: true });
     this.emit('state', this.status());
   }
 
