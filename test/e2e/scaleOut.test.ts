@@ -136,7 +136,7 @@ describe('scale-out', () => {
 
     // Rooms where a worker applied commands (an agent that joined late and gave way applied none).
     const roomsPerWorker = [rc.agent, agent2].map((p) => new Set(ROOMS.filter((room) => p.output().includes(`"room":"${room}"`) && appliedIn(p, room))).size);
-    const deliveredPerBridge = [rc.bridge, bridge2].map((p) => countLines(p, /"msg":"command delivered"/));
+    const deliveredPerBridge = [rc.bridge, bridge2].map((p) => countLines(p, /"msg":"commands? delivered"/));
     Object.assign(measured, { allStartedMs, burstMs, commands: finals.length, roomsPerWorker, deliveredPerBridge });
     expect(roomsPerWorker.every((n) => n > 0)).toBe(true);
     expect(roomsPerWorker[0]! + roomsPerWorker[1]!).toBe(ROOMS.length);

@@ -1,6 +1,6 @@
 /** Child processes of the real stack: started, logged to files, awaited until ready, stopped. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -17,49 +17,54 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/**
+ * The child writes straight into its log file, never through a pipe to this process: a test
+ * process busy with its own work would otherwise leave the pipe full, and a child logging
+ * synchronously (pino) would stall on it. Output is read back from the file when asked for.
+ */
 export function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
   mkdirSync(ARTIFACTS, { recursive: true });
   const logFile = join(ARTIFACTS, `${name}.log`);
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const fd = openSync(logFile, 'a');
+  let offset = fstatSync(fd).size;
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
   let output = '';
-  const waiters = new Set<() => void>();
-  const onData = (d: Buffer) => {
-    log.write(d);
-    output += d.toString();
-    if (output.length > 4_000_000) output = output.slice(-2_000_000);
-    for (const w of waiters) w();
+  const readNew = () => {
+    const size = statSync(logFile).size;
+    if (size > offset) {
+      const buffer = Buffer.alloc(size - offset);
+      const file = openSync(logFile, 'r');
+      readSync(file, buffer, 0, buffer.length, offset);
+      closeSync(file);
+      offset = size;
+      output += buffer.toString();
+      if (output.length > 4_000_000) output = output.slice(-2_000_000);
+    }
+    return output;
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     name,
     child,
     logFile,
-    output: () => output,
+    output: readNew,
     waitFor(pattern, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
+        const deadline = Date.now() + timeoutMs;
         const check = () => {
-          if (pattern.test(output)) {
-            done();
+          if (pattern.test(readNew())) {
+            clearInterval(timer);
             resolve();
-          } else if (child.exitCode !== null) {
-            done();
-            reject(new Error(`${name} exited (${child.exitCode}) before printing ${pattern}; see ${logFile}`));
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            clearInterval(timer);
+            reject(new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; see ${logFile}`));
+          } else if (Date.now() > deadline) {
+            clearInterval(timer);
+            reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms; see ${logFile}`));
           }
         };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms; see ${logFile}`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-          child.off('exit', check);
-        };
-        waiters.add(check);
-        child.on('exit', check);
+        const timer = setInterval(check, 25);
         check();
       });
     },
@@ -70,7 +75,6 @@ export function startProcess(name: string, command: string, args: string[], env:
         await exited;
         clearTimeout(timer);
       }
-      log.end();
     },
   };
 }
