@@ -27,6 +27,8 @@ interface Watched {
   /** Waiters per request_id (a duplicate command waits for the same confirmation). */
   pending: Map<string, Set<(result: Confirmation | undefined) => void>>;
   timer?: NodeJS.Timeout;
+  /** When the scheduled reading is due (Date.now()). */
+  dueAt?: number;
   polling: boolean;
 }
 
@@ -52,7 +54,8 @@ export class RoomWatcher {
       };
       waiters.add(finish);
       watched.pending.set(requestId, waiters);
-      this.schedule(room, watched, 0);
+      // Soon, but not once per command: a burst of commands shares the readings.
+      this.schedule(room, watched, this.options.busyMs / 2);
     });
   }
 
@@ -81,10 +84,17 @@ export class RoomWatcher {
     this.rooms.clear();
   }
 
+  /** Reads the room in `delayMs`, unless a reading is already due sooner. */
   private schedule(room: string, watched: Watched, delayMs: number): void {
     if (this.stopped || watched.polling) return;
+    const dueAt = Date.now() + delayMs;
+    if (watched.timer && (watched.dueAt ?? Infinity) <= dueAt) return;
     clearTimeout(watched.timer);
-    watched.timer = setTimeout(() => void this.poll(room, watched), delayMs);
+    watched.dueAt = dueAt;
+    watched.timer = setTimeout(() => {
+      watched.timer = undefined;
+      void this.poll(room, watched);
+    }, delayMs);
   }
 
   private async poll(room: string, watched: Watched): Promise<void> {
