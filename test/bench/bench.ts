@@ -387,7 +387,28 @@ Everything at once (3 bursts of 6000): ${bridge.burstRate.median} commands/s sus
 
 Commands of one room that arrive while its previous packet is being sent travel together in the
 next packet (a JSON array, at most 14 KB), so a packet costs the bridge two server API calls
-(listParticipants, sendData) whatever the number of commands in it.
+(listParticipants, sendData) whatever the number of commands in it; the agent confirms a burst in
+one attribute update, and the bridge's readings of a room are shared by the commands waiting on
+them. Before this, each command cost two server API calls and an attribute update of its own, and
+the bridge sustained 93 commands/s (same bench, 2026-11-23).
+
+## Out of reach, and why
+
+- **≤ 10 ms CPU per audio second per room, 100 rooms on 2 cores.** Each room is a job process of
+  @livekit/agents (the Node framework runs every job in its own process and offers no thread or
+  shared-process executor in 1.9): about 100 MB resident and 13 ms/s of CPU when idle, before any
+  audio. A playing room adds Opus encoding of 48 kHz stereo at 128 kbps and WebRTC sending in
+  libwebrtc, ffmpeg decoding in its own process, and the JS that frames 20 ms frames and hands them
+  to rtc-node over its FFI (a profile of one job process: 96–120 ms/s, ~43 of them in JS). 100
+  rooms would take over 10 GB and several cores' worth of CPU: not this machine, with either
+  agent. Getting there means one process serving many rooms with \`@livekit/rtc-node\` directly,
+  outside the framework's job model (its dispatch, health and restart would then be ours): not built.
+- **Bridge ≥ 2000 commands/s with p99 ≤ 20 ms.** Per command the bridge validates, answers
+  \`accepted\` and \`done\` (each on the session's reply topic and on the app's response topic: four
+  QoS 1 publishes), and logs; about 1 ms of CPU per command under load, in large synchronous runs
+  when hundreds of commands arrive together, on a host where the broker, livekit-server, the agents
+  and the load generator share the same 2 cores. More replicas split the rooms between them
+  (docs/ARCHITECTURE.md, "Several bridges").
 
 ## Soak
 
