@@ -215,9 +215,20 @@ async function costPerRoom(rc: Roomcast) {
       processes: busy.processes,
       underruns,
     });
-    await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'stop_continuous_music' }, 60_000).final.catch(() => undefined)));
+    await closeRooms(rc, rooms);
   }
   return rows;
+}
+
+/**
+ * Stops the rooms' music and deletes the rooms, so that their agents leave and their job processes
+ * end: the next figure then runs on a quiet machine.
+ */
+async function closeRooms(rc: Roomcast, rooms: string[]): Promise<void> {
+  await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'stop_continuous_music' }, 60_000).final.catch(() => undefined)));
+  const api = new RoomServiceClient(rc.livekit.url.replace(/^ws/, 'http'), API_KEY, API_SECRET);
+  await Promise.all(rooms.map((room) => api.deleteRoom(room).catch(() => undefined)));
+  await sleep(10_000);
 }
 
 /** Memory (MiB), open file descriptors and processes of a process tree, and its ffmpeg processes. */
@@ -255,10 +266,7 @@ async function soak(rc: Roomcast) {
   }
   const end = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
   const playing = (await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'get_music_status' }).final))).filter((r) => (r.result as { status?: { state?: string } } | undefined)?.status?.state === 'playing').length;
-  await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'stop_continuous_music' }).final));
-  const api = new RoomServiceClient(rc.livekit.url.replace(/^ws/, 'http'), API_KEY, API_SECRET);
-  await Promise.all(rooms.map((room) => api.deleteRoom(room)));
-  await sleep(10_000);
+  await closeRooms(rc, rooms);
   const after = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
   const metrics = await (await fetch(`${rc.agent.opsUrl}/metrics`)).text();
   const underruns = [...metrics.matchAll(/^roomcast_agent_underruns_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
@@ -309,6 +317,7 @@ async function bridgeThroughput(rc: Roomcast) {
   for (const rate of BRIDGE_RATES) paced.push(await load(rate, 5));
   const bursts = [];
   for (let i = 0; i < 3; i++) bursts.push(await load(0, 0));
+  await closeRooms(rc, rooms);
   return { rooms: rooms.length, paced, burstRate: summarize(bursts.map((b) => b.achievedPerSecond)) };
 }
 
@@ -363,10 +372,10 @@ ${row('silence between two songs (transition gap)', (f) => f.gaps, '≤ 20')}
 ${roomcast.cost.map((r, i) => costRow(r, stock.cost[i])).join('\n')}
 
 Per-room CPU is the worker tree's CPU while the rooms play, minus its CPU just before, divided by
-the rooms (decoding, framing, Opus encoding and WebRTC sending included). Job processes of rooms
-that stopped stay in their rooms until the rooms have been empty for \`AGENT_EMPTY_ROOM_MS\` (2 min
-here), so idle CPU and memory grow from step to step: each job process is a Node.js process of
-@livekit/agents. Rooms are started one after another. Underruns: times the native audio queue ran
+the rooms that started (decoding, framing, Opus encoding and WebRTC sending included); each job
+process is a Node.js process of @livekit/agents, and the worker keeps \`AGENT_IDLE_PROCESSES\` (2)
+started ahead. Rooms are started one after another, and deleted after each step (their agents
+leave, their processes end). Underruns: times the native audio queue ran
 dry while music played (\`roomcast_agent_underruns_total\`; the stock agent does not count them).
 
 Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
@@ -456,8 +465,9 @@ async function measure() {
   let bridge;
   let soaked;
   try {
-    roomcast = await sideBySide(rc);
+    // The bridge first: the cost figure leaves the machine busy with many job processes.
     bridge = await figure('bridge', () => bridgeThroughput(rc));
+    roomcast = await sideBySide(rc);
     soaked = await figure('soak', () => soak(rc));
   } finally {
     await rc.stop();
