@@ -27,7 +27,7 @@ export function createAgentMetrics() {
     registers: [registry],
   });
   const tracks = new Counter({ name: 'roomcast_agent_tracks_total', help: 'Track events, by source and outcome (started, finished, skipped, stopped, failed)', labelNames: ['source', 'outcome'] as const, registers: [registry] });
-  const underruns = new Counter({ name: 'roomcast_agent_underruns_total', help: 'Times a source ran dry while playing', labelNames: ['source'] as const, registers: [registry] });
+  const underruns = new Counter({ name: 'roomcast_agent_underruns_total', help: 'Gaps the room heard: a source (or the native audio queue: source=playout) ran dry while playing', labelNames: ['source'] as const, registers: [registry] });
   const reconnects = new Counter({ name: 'roomcast_agent_source_reconnects_total', help: 'Sessions of a generative source (Lyria) restored after a drop', labelNames: ['source'] as const, registers: [registry] });
   const activeRooms = new Gauge({ name: 'roomcast_agent_rooms_active', help: 'Rooms this worker plays in', registers: [registry] });
   return {
