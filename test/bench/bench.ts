@@ -412,12 +412,17 @@ the bridge sustained 93 commands/s (same bench, 2026-11-23).
   rooms would take over 10 GB and several cores' worth of CPU: not this machine, with either
   agent. Getting there means one process serving many rooms with \`@livekit/rtc-node\` directly,
   outside the framework's job model (its dispatch, health and restart would then be ours): not built.
-- **Bridge ≥ 2000 commands/s with p99 ≤ 20 ms.** Per command the bridge validates, answers
-  \`accepted\` and \`done\` (each on the session's reply topic and on the app's response topic: four
-  QoS 1 publishes), and logs; about 1 ms of CPU per command under load, in large synchronous runs
-  when hundreds of commands arrive together, on a host where the broker, livekit-server, the agents
-  and the load generator share the same 2 cores. More replicas split the rooms between them
-  (docs/ARCHITECTURE.md, "Several bridges").
+- **Bridge ≥ 2000 commands/s with p99 ≤ 20 ms.** Reached about half the rate, with latencies in
+  seconds. Where the time goes, measured: under this load the two server API calls of a packet
+  take 158 ms (listParticipants) and 273 ms (sendData) at the median as the bridge sees them,
+  while livekit-server logs handling them in under a millisecond (p50; p99 15–18 ms), and the
+  bridge's event loop has stalls of 0.3–0.8 s when hundreds of commands are answered at once.
+  Per command the bridge validates, answers \`accepted\` and \`done\` (each on the session's reply
+  topic and on the app's response topic: four QoS 1 publishes) and logs: about 1 ms of CPU per
+  command (profile: replies and MQTT 25%, logging 15%, GC 12%, HTTP 7%). All of it on a host where
+  the broker, livekit-server, eight agents and the load generator share 2 cores. Not explained yet:
+  why the server API calls wait so long on the bridge's side; a next step is a bridge on its own
+  machine, and a second replica (rooms split between replicas, docs/ARCHITECTURE.md).
 
 ## Soak
 
