@@ -235,9 +235,8 @@ export class Bridge {
     if (desired) await this.saveDesired(room, desired);
     let how: 'present' | 'dispatched';
     try {
-      how = await this.delivery.ensureAgent(room, this.config.agentJoinTimeoutMs);
       const commands = batch.map((o) => o.command);
-      await this.delivery.send(room, encodeJson(commands.length === 1 ? (commands[0] as object) : commands));
+      how = await this.deliver(room, commands.length === 1 ? (commands[0] as Command) : commands);
     } catch (err) {
       const code: ErrorCode = err instanceof NoAgentError ? 'no_agent' : 'delivery_failed';
       for (const o of batch) o.fail(code, (err as Error).message);
@@ -388,7 +387,8 @@ export class Bridge {
     if (reply.status !== 'error') this.metrics.latency.observe({ command, stage: reply.status }, seconds);
   }
 
-  private async deliver(room: string, command: Command, options: { replaceDispatch?: boolean } = {}): Promise<'present' | 'dispatched'> {
+  /** One data packet: a command, or several of the room's in order. */
+  private async deliver(room: string, command: Command | Command[], options: { replaceDispatch?: boolean } = {}): Promise<'present' | 'dispatched'> {
     const how = await this.delivery.ensureAgent(room, this.config.agentJoinTimeoutMs, options);
     await this.delivery.send(room, encodeJson(command));
     return how;
