@@ -193,6 +193,7 @@ async function costPerRoom(rc: Roomcast) {
   const seconds = 10;
   for (const count of ROOM_COUNTS) {
     const idle = await cpuRate(pid, 5);
+    const underrunsBefore = await underrunsSoFar(rc);
     const rooms = Array.from({ length: count }, (_, i) => `bench-load-${count}-${i}`);
     // One after another: a burst of cold rooms is a different figure (job processes starting at once).
     // A room that cannot start (the worker is full, or too slow) is counted, not fatal.
@@ -203,9 +204,7 @@ async function costPerRoom(rc: Roomcast) {
     }
     await sleep(3_000);
     const busy = await cpuRate(pid, seconds);
-    // The stock agent has no metrics: its underruns are not known.
-    const metrics = await fetch(`${rc.agent.opsUrl}/metrics`).then((r) => r.text()).catch(() => undefined);
-    const underruns = metrics === undefined ? NaN : [...metrics.matchAll(/^roomcast_agent_underruns_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const underruns = (await underrunsSoFar(rc)) - underrunsBefore;
     rows.push({
       rooms: count,
       started,
@@ -218,6 +217,12 @@ async function costPerRoom(rc: Roomcast) {
     await closeRooms(rc, rooms);
   }
   return rows;
+}
+
+/** The worker's underrun counter (all sources), or NaN for an agent without metrics (the stock one). */
+async function underrunsSoFar(rc: Roomcast): Promise<number> {
+  const metrics = await fetch(`${rc.agent.opsUrl}/metrics`).then((r) => r.text()).catch(() => undefined);
+  return metrics === undefined ? NaN : [...metrics.matchAll(/^roomcast_agent_underruns_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
 /**
@@ -254,6 +259,7 @@ async function soak(rc: Roomcast) {
   const agentPid = rc.agent.child.pid as number;
   const bridgePid = rc.bridge.child.pid as number;
   const before = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
+  const underrunsBefore = await underrunsSoFar(rc);
   const rooms = Array.from({ length: SOAK_ROOMS }, (_, i) => `bench-soak-${i}`);
   for (const room of rooms) await rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }).final;
   await sleep(60_000);
@@ -268,8 +274,7 @@ async function soak(rc: Roomcast) {
   const playing = (await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'get_music_status' }).final))).filter((r) => (r.result as { status?: { state?: string } } | undefined)?.status?.state === 'playing').length;
   await closeRooms(rc, rooms);
   const after = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
-  const metrics = await (await fetch(`${rc.agent.opsUrl}/metrics`)).text();
-  const underruns = [...metrics.matchAll(/^roomcast_agent_underruns_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const underruns = (await underrunsSoFar(rc)) - underrunsBefore;
   const growthMiBPerHour = Math.round(((end.agent.rssMiB - warm.agent.rssMiB) / (SOAK_MINUTES / 60)) * 10) / 10;
   return { rooms: SOAK_ROOMS, minutes: SOAK_MINUTES, playingAtEnd: playing, before, warm, end, after, agentRssSamplesMiB: samples, growthMiBPerHour, underruns };
 }
@@ -427,7 +432,7 @@ the bridge sustained 93 commands/s (same bench, 2026-11-23).
 ## Soak
 
 ${soaked.rooms} rooms played for ${soaked.minutes} minutes on the worker (\`BENCH_SOAK_MINUTES\`, \`BENCH_SOAK_ROOMS\`);
-${soaked.playingAtEnd} of them still playing at the end; ${soaked.underruns} underruns counted by the worker over the whole bench.
+${soaked.playingAtEnd} of them still playing at the end; ${soaked.underruns} underruns counted by the worker during the soak.
 
 | | agent worker tree: memory (MiB) | fds | processes | ffmpeg | bridge: memory (MiB) | fds |
 | --- | --- | --- | --- | --- | --- | --- |
