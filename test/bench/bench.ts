@@ -380,7 +380,10 @@ Per-room CPU is the worker tree's CPU while the rooms play, minus its CPU just b
 the rooms that started (decoding, framing, Opus encoding and WebRTC sending included); each job
 process is a Node.js process of @livekit/agents, and the worker keeps \`AGENT_IDLE_PROCESSES\` (2)
 started ahead. Rooms are started one after another, and deleted after each step (their agents
-leave, their processes end). Underruns: times the native audio queue ran
+leave, their processes end). Where fewer rooms started than asked, or the tree holds fewer
+processes than rooms, the machine was past its capacity: job processes were not scheduled in time
+(the framework's "process not scheduled" and "event loop blocked" warnings), some rooms never got
+an agent and some agents' processes ended; the CPU figure of such a row is not a per-room cost. Underruns: times the native audio queue ran
 dry while music played (\`roomcast_agent_underruns_total\`; the stock agent does not count them).
 
 Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
