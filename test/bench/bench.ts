@@ -472,8 +472,9 @@ async function sideBySide(rc: Roomcast) {
 }
 
 async function measure() {
-  // Rooms of the cost figure play without listeners: the agent must not leave them meanwhile.
-  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '120000', AGENT_IDLE_PROCESSES: '2' });
+  // Rooms of the cost and soak figures play without listeners: their agents must stay (the
+  // figures delete their rooms when done).
+  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '7200000', AGENT_IDLE_PROCESSES: '2' });
   let roomcast;
   let bridge;
   let soaked;
