@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharpestBend } from '../harness/spectrum.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
 import type { Listener } from '../harness/listener.js';
+import { concatSamples } from '../../src/playout/samples.js';
 
 let rc: Roomcast;
 
@@ -18,16 +19,7 @@ afterAll(async () => {
 });
 
 /** What the listener heard from `from` to `to` (arrival times of frames), as one run of samples. */
-function heard(listener: Listener, from: number, to: number): Int16Array {
-  const frames = listener.recorded.filter((f) => f.at >= from && f.at <= to).map((f) => f.samples);
-  const out = new Int16Array(frames.reduce((n, f) => n + f.length, 0));
-  let offset = 0;
-  for (const f of frames) {
-    out.set(f, offset);
-    offset += f.length;
-  }
-  return out;
-}
+const heard = (listener: Listener, from: number, to: number) => concatSamples(listener.recorded.filter((f) => f.at >= from && f.at <= to).map((f) => f.samples));
 
 describe('cuts', () => {
   it('skip, pause, resume and stop do not click', async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toneLevel } from '../harness/spectrum.js';
+import { concatSamples } from '../../src/playout/samples.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
 import { taggedTone } from '../harness/tones.js';
 
@@ -44,7 +45,7 @@ describe('music engine', () => {
     listener.recording = false;
     const [f1, f2] = [frequencies.get(first) as number, frequencies.get(trackId(next.body) as string) as number];
     // 40 ms windows over what the listener heard, and the level of each tone in them.
-    const samples = Int16Array.from(listener.recorded.flatMap((r) => [...r.samples]));
+    const samples = concatSamples(listener.recorded.map((r) => r.samples));
     const step = (SAMPLE_RATE * 40) / 1000;
     const windows: Array<[number, number]> = [];
     for (let i = 0; i + step <= samples.length; i += step) windows.push([toneLevel(samples.subarray(i, i + step), f1, SAMPLE_RATE), toneLevel(samples.subarray(i, i + step), f2, SAMPLE_RATE)]);
