@@ -6,7 +6,7 @@ import { JobStatus, ParticipantInfo_Kind, TrackType } from '@livekit/protocol';
 import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, TwirpError, type ParticipantInfo } from 'livekit-server-sdk';
 import type { LiveKitConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC, RESULTS_ATTRIBUTE, STATE_ATTRIBUTE, type Confirmation } from '../protocol/messages.js';
+import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC, RECEIVED_ATTRIBUTE, RESULTS_ATTRIBUTE, STATE_ATTRIBUTE, type Confirmation } from '../protocol/messages.js';
 
 /** What the bridge can see of a room's agent: its state and last confirmations (attributes). */
 export interface AgentView {
@@ -15,6 +15,8 @@ export interface AgentView {
   publishing: boolean;
   state: Record<string, unknown>;
   results: Confirmation[];
+  /** The request_ids of the last packets it received. */
+  received: string[];
 }
 
 /** What the bridge sees of a room: whether it exists, who listens, and its agent if any. */
@@ -92,6 +94,7 @@ export class RoomAgents {
         publishing: agent.tracks.some((t) => t.type === TrackType.AUDIO),
         state: parseJson(agent.attributes[STATE_ATTRIBUTE], {}),
         results: parseJson(agent.attributes[RESULTS_ATTRIBUTE], []),
+        received: parseJson(agent.attributes[RECEIVED_ATTRIBUTE], []),
       },
     };
   }

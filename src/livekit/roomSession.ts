@@ -17,15 +17,28 @@ import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../music/catalog.js';
 import { parseCommandPacket, type Command, type ParseResult } from '../protocol/commands.js';
-import { AGENT_ATTRIBUTE, CONFIRMATION_TYPE, MAX_PACKET_BYTES, MUSIC_CONTROL_TOPIC, RESULTS_ATTRIBUTE, RESULTS_KEPT, RESULTS_MAX_BYTES, STATE_ATTRIBUTE, encodeJson, type Confirmation } from '../protocol/messages.js';
+import {
+  AGENT_ATTRIBUTE,
+  CONFIRMATION_TYPE,
+  MAX_PACKET_BYTES,
+  MUSIC_CONTROL_TOPIC,
+  RECEIVED_ATTRIBUTE,
+  RECEIVED_KEPT,
+  RESULTS_ATTRIBUTE,
+  RESULTS_KEPT,
+  RESULTS_MAX_BYTES,
+  STATE_ATTRIBUTE,
+  encodeJson,
+  type Confirmation,
+} from '../protocol/messages.js';
 import { CHANNELS, SAMPLE_RATE } from '../playout/decoder.js';
 import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
 import type { MetricsReporter } from '../ops/agentMetrics.js';
 
 export const MUSIC_TRACK_NAME = 'music';
 const STATE_THROTTLE_MS = 100;
-/** Confirmations of commands applied within this long go to the bridge in one attribute update. */
-const RESULTS_FLUSH_MS = 10;
+/** Receipts and confirmations within this long go to the bridge in one attribute update. */
+const ATTRIBUTES_FLUSH_MS = 10;
 /** How many applied request_ids the agent remembers to drop duplicates. */
 const REMEMBERED_REQUESTS = 256;
 
@@ -46,7 +59,9 @@ export class RoomSession {
   private stateTimer: NodeJS.Timeout | undefined;
   /** The last confirmations, each with its JSON (newest last). */
   private readonly results: string[] = [];
-  private resultsTimer: NodeJS.Timeout | undefined;
+  /** The request_ids of the last packets received (newest last). */
+  private readonly received: string[] = [];
+  private attributesTimer: NodeJS.Timeout | undefined;
   private readonly applied = new Map<string, Confirmation>();
   private readonly inFlight = new Set<string>();
   private onEmpty: (() => void) | undefined;
@@ -119,7 +134,7 @@ export class RoomSession {
     this.room.off(RoomEvent.ParticipantConnected, this.checkOccupancy);
     this.room.off(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
     clearTimeout(this.stateTimer);
-    clearTimeout(this.resultsTimer);
+    clearTimeout(this.attributesTimer);
     clearTimeout(this.emptyTimer);
     await this.player?.close();
     await this.source?.close();
@@ -128,23 +143,25 @@ export class RoomSession {
   private onData = (payload: Uint8Array, participant?: RemoteParticipant, _kind?: unknown, topic?: string): void => {
     if (topic !== MUSIC_CONTROL_TOPIC) return;
     const from = participant?.identity;
-    for (const parsed of parseCommandPacket(payload, MAX_PACKET_BYTES)) this.onCommand(parsed, from);
+    const received = parseCommandPacket(payload, MAX_PACKET_BYTES).flatMap((parsed) => this.onCommand(parsed, from) ?? []);
+    if (received.length > 0) this.recordReceipt(received);
   };
 
-  private onCommand(parsed: ParseResult, from: string | undefined): void {
+  /** Queues a command unless it is a duplicate; returns its request_id once taken (either way). */
+  private onCommand(parsed: ParseResult, from: string | undefined): string | undefined {
     if (!parsed.ok) {
       // Confirmations and events share the topic; only real commands concern us.
-      if (parsed.type === undefined || !(parsed.type in CONFIRMATION_TYPE)) return;
+      if (parsed.type === undefined || !(parsed.type in CONFIRMATION_TYPE)) return undefined;
       this.deps.log.warn({ from: from ?? 'server', reason: parsed.reason }, 'rejected command packet');
-      return;
+      return undefined;
     }
     const command = parsed.command;
     if (from !== undefined && !this.deps.config.controlIdentities.includes(from)) {
       this.deps.log.warn({ from, command: command.type }, 'ignored a command from a participant that may not control the music');
-      return;
+      return undefined;
     }
-    if (this.isDuplicate(command)) return;
-    this.queue = this.queue.then(() => this.run(command));
+    if (!this.isDuplicate(command)) this.queue = this.queue.then(() => this.run(command));
+    return command.request_id;
   }
 
   /**
@@ -208,12 +225,27 @@ export class RoomSession {
   private recordResult(confirmation: Confirmation): void {
     this.results.push(JSON.stringify(confirmation));
     if (this.results.length > RESULTS_KEPT) this.results.shift();
-    this.resultsTimer ??= setTimeout(() => {
-      this.resultsTimer = undefined;
+    this.flushAttributesSoon();
+  }
+
+  /**
+   * Acknowledges a packet at once, before its commands run: LiveKit drops data it cannot hand to a
+   * participant without telling the sender, so the bridge sends again until it sees this.
+   */
+  private recordReceipt(requestIds: string[]): void {
+    this.received.push(...requestIds);
+    this.received.splice(0, this.received.length - RECEIVED_KEPT);
+    this.flushAttributesSoon();
+  }
+
+  private flushAttributesSoon(): void {
+    this.attributesTimer ??= setTimeout(() => {
+      this.attributesTimer = undefined;
+      const attributes = { [RESULTS_ATTRIBUTE]: this.resultsJson(), [RECEIVED_ATTRIBUTE]: JSON.stringify(this.received), [STATE_ATTRIBUTE]: this.stateJson() };
       this.localParticipant()
-        .setAttributes({ [RESULTS_ATTRIBUTE]: this.resultsJson(), [STATE_ATTRIBUTE]: this.stateJson() })
+        .setAttributes(attributes)
         .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not publish results attribute'));
-    }, RESULTS_FLUSH_MS);
+    }, ATTRIBUTES_FLUSH_MS);
   }
 
   /** The newest confirmations that fit in RESULTS_MAX_BYTES, as a JSON array. */

@@ -28,6 +28,11 @@ export interface AgentDelivery {
 }
 
 const RESULT_POLL_MS = 100;
+/**
+ * How long to wait for the agent's receipt of a packet before sending it again, each time; then
+ * the commands' confirmations decide. Generous: on a saturated host an agent's timers run seconds late.
+ */
+const RECEIPT_WAITS_MS = [2_000, 4_000, 8_000];
 const SESSION_EXPIRY_S = 24 * 3600;
 /** At most one restoring delivery per room in this long. */
 const RECONCILE_INTERVAL_MS = 5_000;
@@ -235,8 +240,7 @@ export class Bridge {
     if (desired) await this.saveDesired(room, desired);
     let how: 'present' | 'dispatched';
     try {
-      const commands = batch.map((o) => o.command);
-      how = await this.deliver(room, commands.length === 1 ? (commands[0] as Command) : commands);
+      how = await this.deliverUntilReceived(room, batch.map((o) => o.command));
     } catch (err) {
       const code: ErrorCode = err instanceof NoAgentError ? 'no_agent' : 'delivery_failed';
       for (const o of batch) o.fail(code, (err as Error).message);
@@ -385,6 +389,29 @@ export class Bridge {
     const command = COMMAND_TYPES.includes(reply.command as CommandType) ? (reply.command as string) : 'invalid';
     this.metrics.commands.inc({ command, outcome: reply.error?.code ?? reply.status });
     if (reply.status !== 'error') this.metrics.latency.observe({ command, stage: reply.status }, seconds);
+  }
+
+  /**
+   * Sends a packet until the agent shows it has it (its `roomcast.received` attribute), before the
+   * room's next packet goes: LiveKit drops server data it cannot hand to a participant without
+   * telling the sender (seen right after an agent joined, under load). The agent applies a
+   * request_id once, so sending again a packet whose receipt was only late is harmless.
+   */
+  private async deliverUntilReceived(room: string, commands: Array<Command & { request_id: string }>): Promise<'present' | 'dispatched'> {
+    const packet = commands.length === 1 ? (commands[0] as Command) : commands;
+    const requestIds = commands.map((c) => c.request_id);
+    const how = await this.deliver(room, packet);
+    for (const [sends, waitMs] of RECEIPT_WAITS_MS.map((ms, i) => [i + 1, ms] as const)) {
+      if (await this.watcher.awaitReceipt(room, requestIds, waitMs)) return how;
+      const log = this.log.child({ room, session_id: room, request_ids: requestIds, sends });
+      if (sends === RECEIPT_WAITS_MS.length) {
+        log.warn('the agent never acknowledged a packet; its commands are confirmed or time out as usual');
+        return how;
+      }
+      log.warn('the agent has not acknowledged a packet: sending it again');
+      await this.deliver(room, packet);
+    }
+    return how;
   }
 
   /** One data packet: a command, or several of the room's in order. */

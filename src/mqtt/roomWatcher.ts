@@ -26,6 +26,8 @@ interface Watched {
   lastState?: string;
   /** Waiters per request_id (a duplicate command waits for the same confirmation). */
   pending: Map<string, Set<(result: Confirmation | undefined) => void>>;
+  /** Waiters for the agent's receipt of a packet, by the packet's request_ids. */
+  receipts: Set<{ requestIds: string[]; finish: (received: boolean) => void }>;
   timer?: NodeJS.Timeout;
   /** When the scheduled reading is due (Date.now()). */
   dueAt?: number;
@@ -59,6 +61,24 @@ export class RoomWatcher {
     });
   }
 
+  /** Resolves true once the agent shows it received a packet with any of `requestIds`, false after `timeoutMs`. */
+  awaitReceipt(room: string, requestIds: string[], timeoutMs: number): Promise<boolean> {
+    const watched = this.watch(room);
+    return new Promise((resolve) => {
+      const waiter = {
+        requestIds,
+        finish: (received: boolean) => {
+          clearTimeout(timer);
+          watched.receipts.delete(waiter);
+          resolve(received);
+        },
+      };
+      const timer = setTimeout(() => waiter.finish(false), timeoutMs);
+      watched.receipts.add(waiter);
+      this.schedule(room, watched, this.options.busyMs / 2);
+    });
+  }
+
   /** True while a confirmation of the room's is awaited. */
   awaiting(room: string): boolean {
     return (this.rooms.get(room)?.pending.size ?? 0) > 0;
@@ -67,7 +87,7 @@ export class RoomWatcher {
   watch(room: string): Watched {
     let watched = this.rooms.get(room);
     if (!watched) {
-      watched = { pending: new Map(), polling: false };
+      watched = { pending: new Map(), receipts: new Set(), polling: false };
       this.rooms.set(room, watched);
       this.options.onRoomsChanged?.(this.rooms.size);
       this.schedule(room, watched, 0);
@@ -80,6 +100,7 @@ export class RoomWatcher {
     for (const w of this.rooms.values()) {
       clearTimeout(w.timer);
       for (const waiters of w.pending.values()) for (const finish of waiters) finish(undefined);
+      for (const waiter of w.receipts) waiter.finish(false);
     }
     this.rooms.clear();
   }
@@ -109,6 +130,7 @@ export class RoomWatcher {
     }
     if (this.stopped) return;
     const agent = view?.agent;
+    if (agent) this.settleReceipts(watched, agent);
     for (const result of agent?.results ?? []) {
       const waiters = result.request_id ? watched.pending.get(result.request_id) : undefined;
       for (const finish of waiters ?? []) finish(result);
@@ -123,11 +145,19 @@ export class RoomWatcher {
       this.options.reconcile?.(room, view);
     }
     const keep = this.options.keep ?? ((_room: string, hasAgent: boolean) => hasAgent);
-    if (view && watched.pending.size === 0 && !keep(room, agent !== undefined)) {
+    const busy = watched.pending.size > 0 || watched.receipts.size > 0;
+    if (view && !busy && !keep(room, agent !== undefined)) {
       this.rooms.delete(room);
       this.options.onRoomsChanged?.(this.rooms.size);
       return;
     }
-    this.schedule(room, watched, watched.pending.size > 0 ? this.options.busyMs : this.options.idleMs);
+    this.schedule(room, watched, busy ? this.options.busyMs : this.options.idleMs);
+  }
+
+  /** A packet counts as received once any of its commands is listed as received or confirmed. */
+  private settleReceipts(watched: Watched, agent: NonNullable<RoomView['agent']>): void {
+    if (watched.receipts.size === 0) return;
+    const seen = new Set([...agent.received, ...agent.results.map((r) => r.request_id)]);
+    for (const waiter of watched.receipts) if (waiter.requestIds.some((id) => seen.has(id))) waiter.finish(true);
   }
 }

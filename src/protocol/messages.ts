@@ -23,6 +23,14 @@ export const RESULTS_KEPT = 256;
 export const RESULTS_MAX_BYTES = 40_000;
 
 /**
+ * Participant attribute with the request_ids of the last packets the agent received (JSON array,
+ * newest last), set as soon as they arrive: the bridge's acknowledgement that a packet got through.
+ * 32 ids of at most 128 characters stay within the 64 KiB with the results and the state.
+ */
+export const RECEIVED_ATTRIBUTE = 'roomcast.received';
+export const RECEIVED_KEPT = 32;
+
+/**
  * Commands queued for one room while the previous packet was being sent travel together, as a
  * JSON array, in packets of at most this size (LiveKit's reliable data packets stay under 15 KiB).
  */

@@ -229,9 +229,11 @@ async function underrunsSoFar(rc: Roomcast): Promise<number> {
  * Stops the rooms' music and deletes the rooms, so that their agents leave and their job processes
  * end: the next figure then runs on a quiet machine.
  */
+const roomService = (rc: Roomcast) => new RoomServiceClient(rc.livekit.url.replace(/^ws/, 'http'), API_KEY, API_SECRET);
+
 async function closeRooms(rc: Roomcast, rooms: string[]): Promise<void> {
   await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'stop_continuous_music' }, 60_000).final.catch(() => undefined)));
-  const api = new RoomServiceClient(rc.livekit.url.replace(/^ws/, 'http'), API_KEY, API_SECRET);
+  const api = roomService(rc);
   await Promise.all(rooms.map((room) => api.deleteRoom(room).catch(() => undefined)));
   await sleep(10_000);
 }
@@ -261,6 +263,10 @@ async function soak(rc: Roomcast) {
   const before = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
   const underrunsBefore = await underrunsSoFar(rc);
   const rooms = Array.from({ length: SOAK_ROOMS }, (_, i) => `bench-soak-${i}`);
+  // Nobody listens, and LiveKit closes a room where only agents are once its empty_timeout
+  // (livekit.yaml: 5 minutes) has passed: these rooms are made to outlast the soak.
+  const api = roomService(rc);
+  for (const room of rooms) await api.createRoom({ name: room, emptyTimeout: (SOAK_MINUTES + 5) * 60 });
   for (const room of rooms) await rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }).final;
   await sleep(60_000);
   const warm = { agent: footprint(agentPid), bridge: footprint(bridgePid) };

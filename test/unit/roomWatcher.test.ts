@@ -19,7 +19,7 @@ function make(view: () => AgentView | undefined) {
 describe('RoomWatcher', () => {
   it('resolves every waiter of a request_id once the agent confirms it', async () => {
     let results: AgentView['results'] = [];
-    const { watcher } = make(() => ({ identity: 'agent', publishing: true, state: { state: 'playing' }, results }));
+    const { watcher } = make(() => ({ identity: 'agent', publishing: true, state: { state: 'playing' }, results, received: [] }));
     const a = watcher.awaitResult('r', 'id-1', 1_000);
     const b = watcher.awaitResult('r', 'id-1', 1_000);
     setTimeout(() => (results = [{ type: 'music_skipped', ok: true, message: 'Skipped', request_id: 'id-1' }]), 30);
@@ -27,17 +27,27 @@ describe('RoomWatcher', () => {
     expect(await b).toMatchObject({ request_id: 'id-1', ok: true });
   });
 
+  it('counts a packet as received once any of its commands is listed as received or confirmed', async () => {
+    let agent: AgentView = { identity: 'agent', publishing: true, state: {}, results: [], received: ['old'] };
+    const { watcher } = make(() => agent);
+    const byReceipt = watcher.awaitReceipt('r', ['id-1', 'id-2'], 1_000);
+    const byResult = watcher.awaitReceipt('r', ['id-3'], 1_000);
+    const never = watcher.awaitReceipt('r', ['id-4'], 50);
+    setTimeout(() => (agent = { ...agent, received: ['old', 'id-2'], results: [{ type: 'music_skipped', ok: true, message: 'Skipped', request_id: 'id-3' }] }), 20);
+    expect(await Promise.all([byReceipt, byResult, never])).toEqual([true, true, false]);
+  });
+
   it('gives up after the timeout', async () => {
-    const { watcher } = make(() => ({ identity: 'agent', publishing: true, state: {}, results: [] }));
+    const { watcher } = make(() => ({ identity: 'agent', publishing: true, state: {}, results: [], received: [] }));
     expect(await watcher.awaitResult('r', 'never', 50)).toBeUndefined();
   });
 
   it('reports state changes only, and a room without agent as stopped before forgetting it', async () => {
-    let view: AgentView | undefined = { identity: 'agent', publishing: true, state: { state: 'playing', updated_at: 1 }, results: [] };
+    let view: AgentView | undefined = { identity: 'agent', publishing: true, state: { state: 'playing', updated_at: 1 }, results: [], received: [] };
     const { watcher, states } = make(() => view);
     watcher.watch('r');
     await new Promise((r) => setTimeout(r, 60));
-    view = { identity: 'agent', publishing: true, state: { state: 'playing', updated_at: 2 }, results: [] };
+    view = { identity: 'agent', publishing: true, state: { state: 'playing', updated_at: 2 }, results: [], received: [] };
     await new Promise((r) => setTimeout(r, 60));
     expect(states).toEqual([['r', { state: 'playing', updated_at: 1 }]]);
     view = undefined;
