@@ -17,7 +17,7 @@ import { Topics } from '../protocol/topics.js';
 import { NoAgentError, type RoomView } from '../livekit/roomAgents.js';
 import { nextDesired, type DesiredState } from '../protocol/desired.js';
 import { RoomWatcher } from './roomWatcher.js';
-import { Replicas } from './replicas.js';
+import { Presence } from './presence.js';
 
 /** What the bridge needs from LiveKit (RoomAgents in production). */
 export interface AgentDelivery {
@@ -75,7 +75,7 @@ export class Bridge {
   private readonly lastRestore = new Map<string, number>();
   /** When each room's agent was first seen without its track (rooms whose agent has it: absent). */
   private readonly tracklessSince = new Map<string, number>();
-  private replicas: Replicas | undefined;
+  private presence: Presence | undefined;
   /** Recent commands of rooms this replica does not own, oldest first. */
   private readonly othersCommands = new Map<string, HeardCommand[]>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -102,8 +102,8 @@ export class Bridge {
   async start(): Promise<void> {
     const { url, username, password, clientId, shareGroup } = this.config.mqtt;
     const id = clientId ?? `roomcast-bridge-${randomUUID().slice(0, 8)}`;
-    const presence = this.topics.bridgeState(id);
-    this.replicas = new Replicas(id, PEER_STALE_MS);
+    const presence = new Presence(this.topics, id, PEER_STALE_MS, () => this.onReplicasChanged(), this.log);
+    this.presence = presence;
     this.metrics.replicas.set(1);
     const client = await mqtt.connectAsync(url, {
       protocolVersion: 5,
@@ -114,7 +114,7 @@ export class Bridge {
       // while it restarts. A random one would leave orphaned sessions behind, so it stays clean.
       clean: clientId === undefined,
       ...(clientId !== undefined ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
-      will: { topic: presence, payload: Buffer.from(JSON.stringify({ state: 'offline', client_id: id })), qos: 1, retain: true },
+      will: presence.will,
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,
     });
@@ -122,17 +122,16 @@ export class Bridge {
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt error'));
     client.on('reconnect', () => this.log.info('mqtt reconnecting'));
-    const announce = () => client.publishAsync(presence, JSON.stringify({ state: 'online', client_id: id }), { qos: 1, retain: true });
     // After a reconnect too: a restarted broker may have lost the retained message.
     client.on('close', () => this.metrics.mqttConnected.set(0));
     client.on('connect', () => {
       this.metrics.mqttConnected.set(1);
       this.log.info('mqtt connected');
-      announce().catch((err: Error) => this.log.warn({ err: err.message }, 'could not announce the bridge online'));
+      presence.announce().catch((err: Error) => this.log.warn({ err: err.message }, 'could not announce the bridge online'));
     });
     // Replicas learn of each other first, so that no command is handled by a replica that does
     // not know yet that another one owns its room.
-    await client.subscribeAsync(this.topics.allBridgeStates, { qos: 1 });
+    await presence.join(client);
     // With a share group the broker hands each command to one replica (ordered per room only on
     // brokers that pick the replica by topic); without one, each replica hears all and keeps its own.
     const subscription = shareGroup ? `$share/${shareGroup}/${this.topics.allCommands}` : this.topics.allCommands;
@@ -140,11 +139,9 @@ export class Bridge {
     // Every replica learns every room's desired state (retained), to restore it when needed.
     await client.subscribeAsync(this.topics.allDesired, { qos: 1 });
     this.metrics.mqttConnected.set(1);
-    await announce();
     this.heartbeat = setInterval(() => {
-      if (client.connected) announce().catch(() => undefined);
+      presence.heartbeat();
       this.forgetOldCommands();
-      if (this.replicas?.sweep()) this.onReplicasChanged();
     }, PRESENCE_HEARTBEAT_MS);
     this.log.info({ subscription, clientId: id }, 'bridge ready');
   }
@@ -161,15 +158,14 @@ export class Bridge {
     const client = this.client;
     if (!client) return;
     // A clean stop says so itself; the will covers the other kind.
-    await client.publishAsync(this.topics.bridgeState(client.options.clientId as string), JSON.stringify({ state: 'offline', client_id: client.options.clientId }), { qos: 1, retain: true }).catch(() => undefined);
+    await this.presence?.leave();
     await client.endAsync();
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const desiredOf = this.topics.sessionIn(topic, 'desired');
     if (desiredOf !== undefined) return this.onDesired(desiredOf, payload);
-    const replica = this.topics.bridgeOf(topic);
-    if (replica !== undefined) return this.onPresence(replica, payload);
+    if (this.presence?.handle(topic, payload)) return;
     const session = this.topics.sessionOf(topic);
     if (session === undefined) return;
     if (!this.config.mqtt.shareGroup && !this.owns(session)) return this.keepOthersCommand(session, { at: Date.now(), payload, packet });
@@ -238,9 +234,17 @@ export class Bridge {
   private async deliverPacket(room: string, batch: Outgoing[]): Promise<void> {
     const desired = batch.findLast((o) => o.desired)?.desired;
     if (desired) await this.saveDesired(room, desired);
+    const commands = batch.map((o) => o.command);
+    const packet = commands.length === 1 ? (commands[0] as Command) : commands;
+    // Until the room's agent has shown it hears packets, the next packet waits for this one's
+    // receipt; after that they flow, and one that goes missing is still sent again.
+    const proven = this.watcher.agentHearsPackets(room);
     let how: 'present' | 'dispatched';
     try {
-      how = await this.deliverUntilReceived(room, batch.map((o) => o.command));
+      how = await this.deliver(room, packet);
+      const received = this.resendUntilReceived(room, packet, commands.map((c) => c.request_id));
+      if (proven && how === 'present') received.catch((err: Error) => this.log.warn({ room, session_id: room, err: err.message }, 'could not send a packet again'));
+      else await received;
     } catch (err) {
       const code: ErrorCode = err instanceof NoAgentError ? 'no_agent' : 'delivery_failed';
       for (const o of batch) o.fail(code, (err as Error).message);
@@ -264,17 +268,7 @@ export class Bridge {
   }
 
   private owns(room: string): boolean {
-    return this.replicas?.owns(room) ?? true;
-  }
-
-  private onPresence(replica: string, payload: Buffer): void {
-    let online = false;
-    try {
-      online = (JSON.parse(payload.toString()) as { state?: unknown }).state === 'online';
-    } catch {
-      // An unreadable presence counts as offline.
-    }
-    if (this.replicas?.heard(replica, online)) this.onReplicasChanged();
+    return this.presence?.replicas.owns(room) ?? true;
   }
 
   /**
@@ -284,7 +278,7 @@ export class Bridge {
    * request_id are replayed, because the agent applies a request_id once whoever delivers it.
    */
   private onReplicasChanged(): void {
-    const live = this.replicas?.live() ?? [];
+    const live = this.presence?.replicas.live() ?? [];
     this.log.info({ replicas: live }, 'bridge replicas changed');
     this.metrics.replicas.set(live.length);
     for (const room of this.desired.keys()) if (this.owns(room) && this.shouldPlay(room)) this.watcher.watch(room);
@@ -392,26 +386,19 @@ export class Bridge {
   }
 
   /**
-   * Sends a packet until the agent shows it has it (its `roomcast.received` attribute), before the
-   * room's next packet goes: LiveKit drops server data it cannot hand to a participant without
-   * telling the sender (seen right after an agent joined, under load). The agent applies a
-   * request_id once, so sending again a packet whose receipt was only late is harmless.
+   * Sends a packet again until the agent shows it has it (its `roomcast.received` attribute):
+   * LiveKit drops server data it cannot hand to a participant without telling the sender (seen
+   * right after an agent joined, under load). The agent applies a request_id once, so sending
+   * again a packet whose receipt was only late is harmless.
    */
-  private async deliverUntilReceived(room: string, commands: Array<Command & { request_id: string }>): Promise<'present' | 'dispatched'> {
-    const packet = commands.length === 1 ? (commands[0] as Command) : commands;
-    const requestIds = commands.map((c) => c.request_id);
-    const how = await this.deliver(room, packet);
+  private async resendUntilReceived(room: string, packet: Command | Command[], requestIds: string[]): Promise<void> {
     for (const [sends, waitMs] of RECEIPT_WAITS_MS.map((ms, i) => [i + 1, ms] as const)) {
-      if (await this.watcher.awaitReceipt(room, requestIds, waitMs)) return how;
+      if (await this.watcher.awaitReceipt(room, requestIds, waitMs)) return;
       const log = this.log.child({ room, session_id: room, request_ids: requestIds, sends });
-      if (sends === RECEIPT_WAITS_MS.length) {
-        log.warn('the agent never acknowledged a packet; its commands are confirmed or time out as usual');
-        return how;
-      }
+      if (sends === RECEIPT_WAITS_MS.length) return log.warn('the agent never acknowledged a packet; its commands are confirmed or time out as usual');
       log.warn('the agent has not acknowledged a packet: sending it again');
       await this.deliver(room, packet);
     }
-    return how;
   }
 
   /** One data packet: a command, or several of the room's in order. */

@@ -28,6 +28,8 @@ interface Watched {
   pending: Map<string, Set<(result: Confirmation | undefined) => void>>;
   /** Waiters for the agent's receipt of a packet, by the packet's request_ids. */
   receipts: Set<{ requestIds: string[]; finish: (received: boolean) => void }>;
+  /** Whether the room's agent, at the last reading, had acknowledged receiving a packet. */
+  agentHearsPackets?: boolean;
   timer?: NodeJS.Timeout;
   /** When the scheduled reading is due (Date.now()). */
   dueAt?: number;
@@ -77,6 +79,11 @@ export class RoomWatcher {
       watched.receipts.add(waiter);
       this.schedule(room, watched, this.options.busyMs / 2);
     });
+  }
+
+  /** True when the room's agent, as last read, has acknowledged receiving a packet. */
+  agentHearsPackets(room: string): boolean {
+    return this.rooms.get(room)?.agentHearsPackets ?? false;
   }
 
   /** True while a confirmation of the room's is awaited. */
@@ -130,6 +137,7 @@ export class RoomWatcher {
     }
     if (this.stopped) return;
     const agent = view?.agent;
+    if (view) watched.agentHearsPackets = (agent?.received.length ?? 0) > 0;
     if (agent) this.settleReceipts(watched, agent);
     for (const result of agent?.results ?? []) {
       const waiters = result.request_id ? watched.pending.get(result.request_id) : undefined;

@@ -9,7 +9,9 @@ import { lyriaSettingsShape, pickLyriaSettings, weightedPromptsSchema } from './
 /** LiveKit room names double as MQTT topic levels: no wildcards, no separators. */
 export const sessionIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_", ":", "@" or "-"');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_", ":", "@" or "-"')
+  // <base>/bridge/state is the bridge's availability (topics.ts).
+  .refine((id) => id !== 'bridge', 'must not be "bridge" (reserved for the bridge\'s presence)');
 
 const requestIdSchema = z.string().min(1).max(128);
 const filterText = z.string().trim().min(1).max(100);

@@ -37,7 +37,15 @@ export class Topics {
     return session && !session.includes('/') ? session : undefined;
   }
 
-  /** Retained: `online`/`offline` of one bridge replica, kept true by its MQTT Last Will. */
+  /**
+   * Retained: whether the bridge service is up (any replica connected), kept true by the replicas'
+   * MQTT Last Will (presence.ts). The session id `bridge` is reserved for it.
+   */
+  get bridgeService(): string {
+    return `${this.base}/bridge/state`;
+  }
+
+  /** Retained: `online`/`offline` of one bridge replica (presence.ts). */
   bridgeState(clientId: string): string {
     return `${this.base}/bridge/${clientId}/state`;
   }

@@ -94,6 +94,14 @@ describe('Mosquitto with the shipped ACL', () => {
     expect(snooped).toEqual([]);
   });
 
+  it("lets an app read the bridge's availability, not forge it", async () => {
+    const app = await connect('room-a', ROOM_A_PASSWORD);
+    await app.publishAsync('roomcast/bridge/state', '{"state":"offline","forged":true}', { qos: 1, retain: true }).catch(() => undefined);
+    const seen = received(app, 'roomcast/bridge/state', 500);
+    await app.subscribeAsync('roomcast/bridge/state', { qos: 1 });
+    expect((await seen).map((s) => JSON.parse(s) as object)).toEqual([{ state: 'online', replicas: [expect.any(String)] }]);
+  });
+
   it('does not let an app impersonate the bridge', async () => {
     const app = await connect('room-a', ROOM_A_PASSWORD);
     await app.subscribeAsync('roomcast/room-a/reply', { qos: 1 });

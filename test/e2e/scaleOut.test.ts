@@ -168,5 +168,11 @@ describe('scale-out', () => {
       applied = appliedPerRoom([room]);
     }
     expect(applied.get(room)).toEqual([`${room}-start`, `${room}-skip`]);
+
+    // The service stays online; the dead replica is marked offline by the one that lives on.
+    const presence = (topic: string) => rc.app.bridgeStates.get(`roomcast/bridge/${topic}`);
+    for (let waited = 0; presence('bridge-b/state')?.state !== 'offline' && waited < 5_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(presence('bridge-b/state')?.state).toBe('offline');
+    expect(presence('state')).toEqual({ state: 'online', replicas: ['bridge-a'] });
   }, 90_000);
 });

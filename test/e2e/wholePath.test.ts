@@ -358,11 +358,11 @@ describe('when things go away', () => {
     rc.app.send(room, { type: 'stop_continuous_music' });
   });
 
-  it("a bridge that dies is announced offline by its Last Will", async () => {
-    const presence = () => [...rc.app.bridgeStates.values()];
-    await waitFor(() => presence().some((p) => p.state === 'online'), 'the bridge online');
+  it('a bridge that dies is announced offline by its Last Will', async () => {
+    const service = () => rc.app.bridgeStates.get('roomcast/bridge/state');
+    await waitFor(() => service()?.state === 'online' && service()?.replicas?.length === 1, 'the bridge online');
     rc.bridge.child.kill('SIGKILL');
-    await waitFor(() => presence().length > 0 && presence().every((p) => p.state === 'offline'), 'the bridge offline');
+    await waitFor(() => service()?.state === 'offline', 'the bridge offline');
   });
 });
 

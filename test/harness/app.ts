@@ -22,8 +22,8 @@ export class App {
   readonly replies: Array<{ topic: string; reply: Reply }> = [];
   /** Every state update seen on `<base>/<session>/state`, per session. */
   readonly states = new Map<string, StateUpdate[]>();
-  /** The retained presence of each bridge replica, by client id. */
-  readonly bridgeStates = new Map<string, { state: string }>();
+  /** The retained bridge presence messages, by topic: the service's (`<base>/bridge/state`) and each replica's. */
+  readonly bridgeStates = new Map<string, { state: string; replicas?: string[] }>();
   private readonly pending = new Map<string, (r: Reply) => void>();
   private readonly responseTopic = `app-test/${randomUUID()}/responses`;
 
@@ -37,7 +37,7 @@ export class App {
     const app = new App(client, base);
     client.on('message', (topic, payload, packet) => {
       if (topic.startsWith(`${base}/bridge/`)) {
-        app.bridgeStates.set(topic, JSON.parse(payload.toString()) as { state: string });
+        app.bridgeStates.set(topic, JSON.parse(payload.toString()) as { state: string; replicas?: string[] });
         return;
       }
       if (topic.endsWith('/state')) {

@@ -46,6 +46,7 @@ describe('parseCommand', () => {
     ['a numeric genre', '{"type":"start_continuous_music","genre":1}', /field "genre"/],
     ['an empty language', '{"type":"start_continuous_music","language":"  "}', /field "language"/],
     ['a bad session id', '{"type":"skip_music","session_id":"a/b"}', /field "session_id"/],
+    ['the reserved session id', '{"type":"skip_music","session_id":"bridge"}', /reserved for the bridge/],
   ])('rejects %s with a reason', (_name, payload, reason) => {
     const r = parseCommand(payload);
     expect(r.ok).toBe(false);

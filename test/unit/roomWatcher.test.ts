@@ -37,6 +37,17 @@ describe('RoomWatcher', () => {
     expect(await Promise.all([byReceipt, byResult, never])).toEqual([true, true, false]);
   });
 
+  it("knows whether the room's agent has acknowledged a packet yet", async () => {
+    let agent: AgentView = { identity: 'agent', publishing: true, state: {}, results: [], received: [] };
+    const { watcher } = make(() => agent);
+    watcher.watch('r');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(watcher.agentHearsPackets('r')).toBe(false);
+    agent = { ...agent, received: ['id-1'] };
+    await new Promise((r) => setTimeout(r, 60));
+    expect(watcher.agentHearsPackets('r')).toBe(true);
+  });
+
   it('gives up after the timeout', async () => {
     const { watcher } = make(() => ({ identity: 'agent', publishing: true, state: {}, results: [], received: [] }));
     expect(await watcher.awaitResult('r', 'never', 50)).toBeUndefined();
