@@ -264,9 +264,10 @@ async function soak(rc: Roomcast) {
   const underrunsBefore = await underrunsSoFar(rc);
   const rooms = Array.from({ length: SOAK_ROOMS }, (_, i) => `bench-soak-${i}`);
   // Nobody listens, and LiveKit closes a room where only agents are once its empty_timeout
-  // (livekit.yaml: 5 minutes) has passed: these rooms are made to outlast the soak.
+  // (livekit.yaml: 5 minutes) has passed, counted from the room's creation: these rooms are made
+  // to outlast the soak, its warm-up and the starts of 20 rooms on a busy machine.
   const api = roomService(rc);
-  for (const room of rooms) await api.createRoom({ name: room, emptyTimeout: (SOAK_MINUTES + 5) * 60 });
+  for (const room of rooms) await api.createRoom({ name: room, emptyTimeout: (SOAK_MINUTES + 30) * 60 });
   for (const room of rooms) await rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }).final;
   await sleep(60_000);
   const warm = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
