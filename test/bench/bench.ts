@@ -26,7 +26,16 @@ const ROOM_COUNTS = (process.env.BENCH_ROOMS ?? '1,10,50').split(',').map(Number
 const SOAK_ROOMS = Number(process.env.BENCH_SOAK_ROOMS ?? 20);
 const SOAK_MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
 const BRIDGE_RATES = (process.env.BENCH_BRIDGE_RATES ?? '500,1000,2000').split(',').map(Number);
-const TONES: ToneSpec[] = [440, 660, 880, 1100].map((frequency, i) => ({ id: `t${frequency}`, frequency, format: (['mp3', 'ogg', 'flac', 'mp3'] as const)[i] as 'mp3', seconds: 3, genre: 'bench' }));
+/**
+ * Short songs (genre `bench`) for the latency figures and the soak (many song changes); songs of a
+ * minute (genre `long`) for the cost figure, so that it is the cost of playing, as with real
+ * songs, and not of opening a song every 3 seconds.
+ */
+const TONES: ToneSpec[] = [
+  ...[440, 660, 880, 1100].map((frequency, i) => ({ id: `t${frequency}`, frequency, format: (['mp3', 'ogg', 'flac', 'mp3'] as const)[i] as 'mp3', seconds: 3, genre: 'bench' })),
+  { id: 'long440', frequency: 440, format: 'mp3', seconds: 60, genre: 'long' },
+  { id: 'long660', frequency: 660, format: 'ogg', seconds: 60, genre: 'long' },
+];
 
 interface Summary {
   runs: number;
@@ -199,7 +208,7 @@ async function costPerRoom(rc: Roomcast) {
     // A room that cannot start (the worker is full, or too slow) is counted, not fatal.
     let started = 0;
     for (const room of rooms) {
-      const reply = await rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }, 60_000).final.catch(() => undefined);
+      const reply = await rc.app.send(room, { type: 'start_continuous_music', genre: 'long' }, 60_000).final.catch(() => undefined);
       if (reply?.ok) started++;
     }
     await sleep(3_000);
@@ -375,7 +384,7 @@ worker as separate processes; a real rtc-node listener), inside a private networ
 
 - Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}
 - ${version(join(process.env.HOME ?? '', 'go/bin/server'), ['--version'])}; ${version('ffmpeg', ['-version'])}
-- Test music: 3-second tones (mp3, ogg, flac); ${RUNS} runs per latency figure.
+- Test music: 3-second tones (mp3, ogg, flac) for the latency figures and the soak, 1-minute tones for the cost figure; ${RUNS} runs per latency figure.
 ${provenance ? `\n${provenance}\n` : ''}
 Every figure is measured twice in the same run: with Roomcast's agent, then with the **stock agent**
 (\`test/bench/stockAgent.ts\`): what a LiveKit user would write with only @livekit/agents parts, a
@@ -399,8 +408,12 @@ ${row('silence between two songs (transition gap)', (f) => f.gaps, '≤ 20')}
 | --- | --- | --- | --- | --- | --- | --- | --- |
 ${roomcast.cost.map((r, i) => costRow(r, stock?.cost?.[i])).join('\n')}
 
-Per-room CPU is the worker tree's CPU while the rooms play, minus its CPU just before, divided by
-the rooms that started (decoding, framing, Opus encoding and WebRTC sending included); each job
+Per-room CPU is the worker tree's CPU while the rooms play songs of a minute, minus its CPU just
+before, divided by the rooms that started (decoding, framing, Opus encoding and WebRTC sending
+included). Songs of a minute, because with the 3-second test songs each room would also start an
+ffmpeg every 3 seconds: Debian's ffmpeg spends about 70 ms of CPU starting (dynamically linking
+its libraries; perf: 15% of a playing room's samples in \`ld-linux\`), ~20 ms per second of audio
+that real songs of minutes do not cost. Each job
 process is a Node.js process of @livekit/agents, and the worker keeps \`AGENT_IDLE_PROCESSES\` (2)
 started ahead. Rooms are started one after another, and deleted after each step (their agents
 leave, their processes end). Where fewer rooms started than asked, or the tree holds fewer
@@ -443,8 +456,12 @@ only until the room's agent has acknowledged a first packet, then resends in the
   @livekit/agents (the Node framework runs every job in its own process and offers no thread or
   shared-process executor in 1.9): about 100 MB resident and 13 ms/s of CPU when idle, before any
   audio. A playing room adds Opus encoding of 48 kHz stereo at 128 kbps and WebRTC sending in
-  libwebrtc, ffmpeg decoding in its own process, and the JS that frames 20 ms frames and hands them
-  to rtc-node over its FFI (a profile of one job process: 96–120 ms/s, ~43 of them in JS). 100
+  libwebrtc, ffmpeg decoding in its own process, and the JS that cuts 20 ms frames and hands them
+  to rtc-node over its FFI. Every capture costs the same JS, protobuf and FFI work whatever its
+  length: handing frames over two at a time (40 ms captures; the stock player's mixer hands over
+  100 ms) took a playing room's job process from 60–77 to 45–57 ms/s (4 rooms, 1-minute songs;
+  stock 42–45; 100 ms captures gained nothing more); perf of a job process now: a third on the
+  JS thread, a sixth in the Opus encoder, the rest in rtc-node's network and audio threads. 100
   rooms would take over 10 GB and several cores' worth of CPU: not this machine, with either
   agent. Getting there means one process serving many rooms with \`@livekit/rtc-node\` directly,
   outside the framework's job model (its dispatch, health and restart would then be ours): not built.

@@ -1,6 +1,7 @@
 import { AudioFrame } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
 import { DeclickSink, fade } from '../../src/playout/declick.js';
+import { concatSamples } from '../../src/playout/samples.js';
 
 const frame = (value: number) => new AudioFrame(new Int16Array(960 * 2).fill(value), 48_000, 2, 960);
 
@@ -9,23 +10,38 @@ function native(queuedDuration = 100) {
   return { sent, queuedDuration, captureFrame: async (f: AudioFrame) => void sent.push(f) };
 }
 
+/** The left channel of everything sent to native code, one sample after another. */
+const heard = (sent: AudioFrame[]) => concatSamples(sent.map((f) => f.data)).filter((_, i) => i % 2 === 0);
+
 describe('DeclickSink', () => {
   it('holds one frame and, to stop, plays half of it fading to silence', async () => {
     const out = native();
     const sink = new DeclickSink(out);
     for (const v of [1000, 2000, 3000]) await sink.captureFrame(frame(v));
-    expect(out.sent.map((f) => f.data[0])).toEqual([1000, 2000]);
+    // Two frames go to native code in one capture.
+    expect(out.sent.map((f) => f.samplesPerChannel)).toEqual([1920]);
+    expect([heard(out.sent)[0], heard(out.sent)[960]]).toEqual([1000, 2000]);
     await sink.fadeOut();
     // The frame in hand (the continuation) fades out over its first 10 ms.
-    const faded = out.sent[2] as AudioFrame;
+    const faded = out.sent[1] as AudioFrame;
     expect(faded.samplesPerChannel).toBe(480);
     expect(faded.data[0]).toBeGreaterThan(2990);
     expect(faded.data.at(-1)).toBe(0);
     await sink.fadeOut();
-    expect(out.sent).toHaveLength(3);
+    expect(out.sent).toHaveLength(2);
     // A new song after a skip starts as it is.
-    for (const v of [500, 600]) await sink.captureFrame(frame(v));
-    expect(out.sent[3]?.data[0]).toBe(500);
+    for (const v of [500, 600, 700]) await sink.captureFrame(frame(v));
+    expect(heard(out.sent.slice(2))[0]).toBe(500);
+  });
+
+  it('sends a lone frame waiting for its pair when the music stops', async () => {
+    const out = native();
+    const sink = new DeclickSink(out);
+    for (const v of [1000, 2000]) await sink.captureFrame(frame(v));
+    expect(out.sent).toHaveLength(0);
+    await sink.fadeOut();
+    expect(heard(out.sent).length).toBe(960 + 480);
+    expect(heard(out.sent)[0]).toBe(1000);
   });
 
   it('after a pause, the music fades back in', async () => {
@@ -33,10 +49,10 @@ describe('DeclickSink', () => {
     const sink = new DeclickSink(out);
     for (const v of [1000, 1000]) await sink.captureFrame(frame(v));
     await sink.fadeOut({ resumes: true });
-    for (const v of [1000, 1000]) await sink.captureFrame(frame(v));
-    const resumed = out.sent.at(-1) as AudioFrame;
-    expect(resumed.data[0]).toBeLessThan(10);
-    expect(resumed.data.at(-1)).toBe(1000);
+    for (const v of [1000, 1000, 1000]) await sink.captureFrame(frame(v));
+    const resumed = heard(out.sent.slice(-1));
+    expect(resumed[0]).toBeLessThan(10);
+    expect(resumed[959]).toBe(1000);
   });
 
   it('reports a native queue that ran dry while music played, not when music starts', async () => {
