@@ -53,12 +53,14 @@ export class DeclickSink {
   }
 
   /**
-   * Stops the music at once: the first half of the frame in hand plays fading to silence (10 ms
-   * is enough not to click, and a skip waits no longer). `resumes`: the music will go on from the
+   * Stops the music at once: the first half of the next frame the room would hear (one waiting
+   * for its pair, else the one in hand) plays fading to silence (10 ms is enough not to click,
+   * and a skip waits no longer); the rest is dropped. `resumes`: the music will go on from the
    * next frame (a pause), which then fades in.
    */
   async fadeOut({ resumes = false } = {}): Promise<void> {
-    const next = this.held;
+    const next = this.batch[0] ?? this.held;
+    this.batch = [];
     this.held = undefined;
     this.fadeInNext = resumes;
     this.fromSilence = true;

@@ -34,14 +34,15 @@ describe('DeclickSink', () => {
     expect(heard(out.sent.slice(2))[0]).toBe(500);
   });
 
-  it('sends a lone frame waiting for its pair when the music stops', async () => {
+  it('to stop, fades out a frame waiting for its pair, the continuation of what the room heard', async () => {
     const out = native();
     const sink = new DeclickSink(out);
     for (const v of [1000, 2000]) await sink.captureFrame(frame(v));
     expect(out.sent).toHaveLength(0);
     await sink.fadeOut();
-    expect(heard(out.sent).length).toBe(960 + 480);
-    expect(heard(out.sent)[0]).toBe(1000);
+    // 10 ms of the waiting frame, not 20 ms of it and 10 of the next: a skip waits no longer.
+    expect(heard(out.sent).length).toBe(480);
+    expect(heard(out.sent)[0]).toBeGreaterThan(990);
   });
 
   it('after a pause, the music fades back in', async () => {
