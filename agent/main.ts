@@ -22,6 +22,13 @@ const metrics = createAgentMetrics();
 process.env[METRICS_PORT_ENV] = String(await collectJobMetrics(metrics));
 await startupStep(() => startOpsServer({ host: config.http.host, port: config.metricsPort, registry: metrics.registry, unhealthy: () => undefined }));
 
+/**
+ * The framework kills a job process that is not initialised in 10 s and starts another. On a
+ * loaded machine, starting Node with rtc-node and the catalog takes longer: the bench's 20-room
+ * soak logged a timed-out start every 10 s for minutes, each one costing the CPU it lacked.
+ */
+const JOB_PROCESS_INIT_TIMEOUT_MS = 30_000;
+
 cli.runApp(
   new ServerOptions({
     agent: fileURLToPath(new URL('../src/livekit/musicAgent.js', import.meta.url)),
@@ -37,6 +44,7 @@ cli.runApp(
     },
     loadThreshold: LIVEKIT_TARGET_LOAD,
     numIdleProcesses: config.idleProcesses,
+    initializeProcessTimeout: JOB_PROCESS_INIT_TIMEOUT_MS,
     requestFunc: async (req) => {
       await req.accept(agentParticipantName(config.livekit.agentName), `agent-${req.id}`);
     },

@@ -201,6 +201,7 @@ async function costPerRoom(rc: Roomcast) {
   const pid = rc.agent.child.pid as number;
   const seconds = 10;
   for (const count of ROOM_COUNTS) {
+    await settled(pid);
     const idle = await cpuRate(pid, 5);
     const underrunsBefore = await underrunsSoFar(rc);
     const rooms = Array.from({ length: count }, (_, i) => `bench-load-${count}-${i}`);
@@ -244,7 +245,22 @@ async function closeRooms(rc: Roomcast, rooms: string[]): Promise<void> {
   await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'stop_continuous_music' }, 60_000).final.catch(() => undefined)));
   const api = roomService(rc);
   await Promise.all(rooms.map((room) => api.deleteRoom(room).catch(() => undefined)));
-  await sleep(10_000);
+  await settled(rc.agent.child.pid as number);
+}
+
+/**
+ * Waits until a worker tree is at rest: no ffmpeg, and as many processes in two readings 5 s
+ * apart (the job processes of deleted rooms have exited, idle ones are started). At most 2 min.
+ * Without it the next figure started while 50 rooms' processes were still winding down.
+ */
+async function settled(pid: number): Promise<void> {
+  let before = footprint(pid);
+  for (const endAt = Date.now() + 120_000; Date.now() < endAt; ) {
+    await sleep(5_000);
+    const now = footprint(pid);
+    if (now.ffmpeg === 0 && before.ffmpeg === 0 && now.processes === before.processes) return;
+    before = now;
+  }
 }
 
 /** Memory (MiB), open file descriptors and processes of a process tree, and its ffmpeg processes. */
@@ -269,6 +285,7 @@ function footprint(pid: number) {
 async function soak(rc: Roomcast) {
   const agentPid = rc.agent.child.pid as number;
   const bridgePid = rc.bridge.child.pid as number;
+  await settled(agentPid);
   const before = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
   const underrunsBefore = await underrunsSoFar(rc);
   const rooms = Array.from({ length: SOAK_ROOMS }, (_, i) => `bench-soak-${i}`);
