@@ -249,17 +249,20 @@ async function closeRooms(rc: Roomcast, rooms: string[]): Promise<void> {
 }
 
 /**
- * Waits until a worker tree is at rest: no ffmpeg, and as many processes in two readings 5 s
- * apart (the job processes of deleted rooms have exited, idle ones are started). At most 2 min.
- * Without it the next figure started while 50 rooms' processes were still winding down.
+ * A worker tree at rest, for both agents: the worker, the framework's inference process (it starts
+ * one whenever @livekit/local-inference loads) and the 2 idle job processes both are given.
+ */
+const RESTING_PROCESSES = 4;
+
+/**
+ * Waits (at most 3 min) until a worker tree is at rest: the job processes of deleted rooms have
+ * exited, which takes tens of seconds on a busy machine. Without it, the next figure started
+ * while the last step's 50 rooms' processes were still winding down.
  */
 async function settled(pid: number): Promise<void> {
-  let before = footprint(pid);
-  for (const endAt = Date.now() + 120_000; Date.now() < endAt; ) {
-    await sleep(5_000);
-    const now = footprint(pid);
-    if (now.ffmpeg === 0 && before.ffmpeg === 0 && now.processes === before.processes) return;
-    before = now;
+  for (const endAt = Date.now() + 180_000; Date.now() < endAt; await sleep(2_000)) {
+    const tree = footprint(pid);
+    if (tree.ffmpeg === 0 && tree.processes <= RESTING_PROCESSES) return;
   }
 }
 
