@@ -479,9 +479,10 @@ only until the room's agent has acknowledged a first packet, then resends in the
   libwebrtc, ffmpeg decoding in its own process, and the JS that cuts 20 ms frames and hands them
   to rtc-node over its FFI. Every capture costs the same JS, protobuf and FFI work whatever its
   length: handing frames over two at a time (40 ms captures; the stock player's mixer hands over
-  100 ms) took a playing room's job process from 60–77 to 45–57 ms/s (4 rooms, 1-minute songs;
-  stock 42–45; 100 ms captures gained nothing more); perf of a job process now: a third on the
-  JS thread, a sixth in the Opus encoder, the rest in rtc-node's network and audio threads. 100
+  100 ms) took a playing room's job process from 60–77 to 45–57 ms/s (4 rooms, 1-minute songs,
+  per-process accounting on 2026-11-24's machine, an AMD EPYC; stock 42–45; 100 ms captures gained
+  nothing more); perf of a job process now: a third on the JS thread, a sixth in the Opus encoder,
+  the rest in rtc-node's network and audio threads. 100
   rooms would take over 10 GB and several cores' worth of CPU: not this machine, with either
   agent. Getting there means one process serving many rooms with \`@livekit/rtc-node\` directly,
   outside the framework's job model (its dispatch, health and restart would then be ours): not built.
