@@ -200,8 +200,9 @@ async function costPerRoom(rc: Roomcast) {
   const rows: Array<{ rooms: number; started: number; cpuMsPerAudioSecondPerRoom: number; idleCpuMsPerSecond: number; rssMiB: number; processes: number; underruns: number }> = [];
   const pid = rc.agent.child.pid as number;
   const seconds = 10;
+  // Each step ends at rest too (closeRooms).
+  await settled(pid);
   for (const count of ROOM_COUNTS) {
-    await settled(pid);
     const idle = await cpuRate(pid, 5);
     const underrunsBefore = await underrunsSoFar(rc);
     const rooms = Array.from({ length: count }, (_, i) => `bench-load-${count}-${i}`);
@@ -248,11 +249,13 @@ async function closeRooms(rc: Roomcast, rooms: string[]): Promise<void> {
   await settled(rc.agent.child.pid as number);
 }
 
+/** Job processes both agents keep started ahead (AGENT_IDLE_PROCESSES). */
+const IDLE_PROCESSES = 2;
 /**
  * A worker tree at rest, for both agents: the worker, the framework's inference process (it starts
- * one whenever @livekit/local-inference loads) and the 2 idle job processes both are given.
+ * one whenever @livekit/local-inference loads) and the idle job processes.
  */
-const RESTING_PROCESSES = 4;
+const RESTING_PROCESSES = 2 + IDLE_PROCESSES;
 
 /**
  * Waits (at most 3 min) until a worker tree is at rest: the job processes of deleted rooms have
@@ -528,7 +531,7 @@ async function figure<T>(name: string, run: () => Promise<T>): Promise<T> {
 
 /** The stock agent's stack: the same bridge and measurements, another agent worker. */
 async function startStock(): Promise<Roomcast> {
-  const rc = await startRoomcast(TONES, {}, undefined, {}, { agentScript: 'test/bench/stockAgent.js' });
+  const rc = await startRoomcast(TONES, { AGENT_IDLE_PROCESSES: String(IDLE_PROCESSES) }, undefined, {}, { agentScript: 'test/bench/stockAgent.js' });
   return { ...rc, listen: (room, options) => rc.listen(room, { ...options, trackName: 'background_audio' }) };
 }
 
@@ -545,7 +548,7 @@ async function sideBySide(rc: Roomcast) {
 async function measure() {
   // Rooms of the cost and soak figures play without listeners: their agents must stay (the
   // figures delete their rooms when done).
-  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '7200000', AGENT_IDLE_PROCESSES: '2' });
+  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '7200000', AGENT_IDLE_PROCESSES: String(IDLE_PROCESSES) });
   let roomcast;
   let bridge;
   let soaked;

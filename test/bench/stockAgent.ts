@@ -71,7 +71,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       apiSecret: process.env.LIVEKIT_API_SECRET,
       port: Number(process.env.AGENT_HTTP_PORT ?? 0),
       host: '127.0.0.1',
-      numIdleProcesses: 2,
+      numIdleProcesses: Number(process.env.AGENT_IDLE_PROCESSES ?? 2),
     }),
   );
 }
