@@ -19,6 +19,7 @@ import type { Catalog } from '../music/catalog.js';
 import { parseCommandPacket, type Command, type ParseResult } from '../protocol/commands.js';
 import {
   AGENT_ATTRIBUTE,
+  BRIDGE_READ_INTERVAL_MS,
   CONFIRMATION_TYPE,
   MAX_PACKET_BYTES,
   MUSIC_CONTROL_TOPIC,
@@ -34,11 +35,11 @@ import {
 import { CHANNELS, SAMPLE_RATE } from '../playout/decoder.js';
 import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
 import type { MetricsReporter } from '../ops/agentMetrics.js';
+import { AttributeUpdates } from './attributeUpdates.js';
 
 export const MUSIC_TRACK_NAME = 'music';
-const STATE_THROTTLE_MS = 100;
-/** Receipts and confirmations within this long go to the bridge in one attribute update. */
-const ATTRIBUTES_FLUSH_MS = 10;
+/** Receipts, confirmations and state changes within this long go out in one attribute update. */
+export const ATTRIBUTES_DELAY_MS = 10;
 /** How many applied request_ids the agent remembers to drop duplicates. */
 const REMEMBERED_REQUESTS = 256;
 
@@ -56,12 +57,11 @@ export class RoomSession {
   private queue: Promise<void> = Promise.resolve();
   private readonly ready: Promise<void>;
   private markReady!: () => void;
-  private stateTimer: NodeJS.Timeout | undefined;
   /** The last confirmations, each with its JSON (newest last). */
   private readonly results: string[] = [];
   /** The request_ids of the last packets received (newest last). */
   private readonly received: string[] = [];
-  private attributesTimer: NodeJS.Timeout | undefined;
+  private readonly attributes = new AttributeUpdates<'results' | 'received' | 'state'>((keys) => this.publishAttributes(keys), ATTRIBUTES_DELAY_MS, BRIDGE_READ_INTERVAL_MS);
   private readonly applied = new Map<string, Confirmation>();
   private readonly inFlight = new Set<string>();
   private onEmpty: (() => void) | undefined;
@@ -114,7 +114,7 @@ export class RoomSession {
     const sink = new DeclickSink(this.source, () => this.deps.metrics.report({ kind: 'underrun', source: 'playout' }));
     this.player = new RoomPlayer({ sink, catalog: this.deps.catalog, config: this.deps.config, log: this.deps.log });
     this.player.on('event', (event) => this.onPlayerEvent(event));
-    this.player.on('status', () => this.scheduleStatePublish());
+    this.player.on('status', () => this.attributes.changed('state'));
     this.player.on('underrun', (source) => this.deps.metrics.report({ kind: 'underrun', source }));
     this.markReady();
     this.deps.log.info({ bitrate: audio.bitrate }, 'music track published');
@@ -133,8 +133,7 @@ export class RoomSession {
     this.room.off(RoomEvent.DataReceived, this.onData);
     this.room.off(RoomEvent.ParticipantConnected, this.checkOccupancy);
     this.room.off(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
-    clearTimeout(this.stateTimer);
-    clearTimeout(this.attributesTimer);
+    this.attributes.cancel();
     clearTimeout(this.emptyTimer);
     await this.player?.close();
     await this.source?.close();
@@ -225,7 +224,7 @@ export class RoomSession {
   private recordResult(confirmation: Confirmation): void {
     this.results.push(JSON.stringify(confirmation));
     if (this.results.length > RESULTS_KEPT) this.results.shift();
-    this.flushAttributesSoon();
+    this.attributes.changed('results');
   }
 
   /**
@@ -235,17 +234,19 @@ export class RoomSession {
   private recordReceipt(requestIds: string[]): void {
     this.received.push(...requestIds);
     this.received.splice(0, this.received.length - RECEIVED_KEPT);
-    this.flushAttributesSoon();
+    this.attributes.changed('received');
   }
 
-  private flushAttributesSoon(): void {
-    this.attributesTimer ??= setTimeout(() => {
-      this.attributesTimer = undefined;
-      const attributes = { [RESULTS_ATTRIBUTE]: this.resultsJson(), [RECEIVED_ATTRIBUTE]: JSON.stringify(this.received), [STATE_ATTRIBUTE]: this.stateJson() };
-      this.localParticipant()
-        .setAttributes(attributes)
-        .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not publish results attribute'));
-    }, ATTRIBUTES_FLUSH_MS);
+  /** The attributes that changed: the bridge reads receipts and confirmations, everyone the state. */
+  private async publishAttributes(keys: Array<'results' | 'received' | 'state'>): Promise<void> {
+    const values = { results: () => this.resultsJson(), received: () => JSON.stringify(this.received), state: () => this.stateJson() };
+    const names = { results: RESULTS_ATTRIBUTE, received: RECEIVED_ATTRIBUTE, state: STATE_ATTRIBUTE };
+    const attributes = Object.fromEntries(keys.map((k) => [names[k], values[k]()]));
+    try {
+      await this.localParticipant().setAttributes(attributes);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'could not publish attributes');
+    }
   }
 
   /** The newest confirmations that fit in RESULTS_MAX_BYTES, as a JSON array. */
@@ -259,17 +260,6 @@ export class RoomSession {
 
   private stateJson(): string {
     return JSON.stringify({ ...this.player?.status(), updated_at: Date.now() });
-  }
-
-  /** Mirrors the player's status into a participant attribute, at most every 100 ms. */
-  private scheduleStatePublish(): void {
-    if (this.stateTimer) return;
-    this.stateTimer = setTimeout(() => {
-      this.stateTimer = undefined;
-      this.localParticipant()
-        .setAttributes({ [STATE_ATTRIBUTE]: this.stateJson() })
-        .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'could not publish state attribute'));
-    }, STATE_THROTTLE_MS);
   }
 
   private async send(message: object): Promise<void> {

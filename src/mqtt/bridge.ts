@@ -12,7 +12,7 @@ import type { BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { COMMAND_TYPES, parseCommand, sessionIdSchema, type Command, type CommandType } from '../protocol/commands.js';
 import type { BridgeMetrics } from '../ops/bridgeMetrics.js';
-import { encodeJson, MAX_PACKET_BYTES, type ErrorCode, type Reply } from '../protocol/messages.js';
+import { BRIDGE_READ_INTERVAL_MS, encodeJson, MAX_PACKET_BYTES, type ErrorCode, type Reply } from '../protocol/messages.js';
 import { Topics } from '../protocol/topics.js';
 import { NoAgentError, type RoomView } from '../livekit/roomAgents.js';
 import { nextDesired, type DesiredState } from '../protocol/desired.js';
@@ -27,7 +27,6 @@ export interface AgentDelivery {
   remove(room: string, identity: string): Promise<void>;
 }
 
-const RESULT_POLL_MS = 100;
 /**
  * How long to wait for the agent's receipt of a packet before sending it again, each time; then
  * the commands' confirmations decide. Generous: on a saturated host an agent's timers run seconds late.
@@ -41,6 +40,11 @@ const RECONCILE_INTERVAL_MS = 5_000;
  * it: after a LiveKit restart the SDK can rejoin the new room yet fail to republish.
  */
 const TRACKLESS_AGENT_MS = 10_000;
+/**
+ * A room whose agent the watcher saw this recently gets its packet without asking LiveKit again
+ * (a packet lost to an agent that left since is sent again, see resendUntilReceived).
+ */
+const AGENT_SEEN_FRESH_MS = 1_000;
 /** A desired state older than this is no longer restored. */
 const DESIRED_MAX_AGE_MS = 24 * 3600 * 1000;
 /** Each replica renews its presence this often; one unheard for PEER_STALE_MS is out. */
@@ -95,7 +99,7 @@ export class Bridge {
       onRoomsChanged: (count) => metrics.roomsWatched.set(count),
       log,
       idleMs: config.statePollMs,
-      busyMs: RESULT_POLL_MS,
+      busyMs: BRIDGE_READ_INTERVAL_MS,
     });
   }
 
@@ -403,8 +407,17 @@ export class Bridge {
 
   /** One data packet: a command, or several of the room's in order. */
   private async deliver(room: string, command: Command | Command[], options: { replaceDispatch?: boolean } = {}): Promise<'present' | 'dispatched'> {
+    const payload = encodeJson(command);
+    if (!options.replaceDispatch && this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS)) {
+      try {
+        await this.delivery.send(room, payload);
+        return 'present';
+      } catch {
+        // The room may have closed since: the full path finds out and dispatches if need be.
+      }
+    }
     const how = await this.delivery.ensureAgent(room, this.config.agentJoinTimeoutMs, options);
-    await this.delivery.send(room, encodeJson(command));
+    await this.delivery.send(room, payload);
     return how;
   }
 

@@ -30,6 +30,8 @@ interface Watched {
   receipts: Set<{ requestIds: string[]; finish: (received: boolean) => void }>;
   /** Whether the room's agent, at the last reading, had acknowledged receiving a packet. */
   agentHearsPackets?: boolean;
+  /** When a reading last found the agent in the room (performance.now()). */
+  agentSeenAt?: number;
   timer?: NodeJS.Timeout;
   /** When the scheduled reading is due (Date.now()). */
   dueAt?: number;
@@ -86,6 +88,12 @@ export class RoomWatcher {
     return this.rooms.get(room)?.agentHearsPackets ?? false;
   }
 
+  /** Whether a reading found the room's agent in it within the last `ms`. */
+  agentSeenWithin(room: string, ms: number): boolean {
+    const seenAt = this.rooms.get(room)?.agentSeenAt;
+    return seenAt !== undefined && performance.now() - seenAt <= ms;
+  }
+
   /** True while a confirmation of the room's is awaited. */
   awaiting(room: string): boolean {
     return (this.rooms.get(room)?.pending.size ?? 0) > 0;
@@ -128,6 +136,7 @@ export class RoomWatcher {
   private async poll(room: string, watched: Watched): Promise<void> {
     watched.polling = true;
     let view: RoomView | undefined;
+    const readAt = performance.now();
     try {
       view = await this.options.read(room);
     } catch (err) {
@@ -138,6 +147,7 @@ export class RoomWatcher {
     if (this.stopped) return;
     const agent = view?.agent;
     if (view) watched.agentHearsPackets = (agent?.received.length ?? 0) > 0;
+    if (view) watched.agentSeenAt = agent ? readAt : undefined;
     if (agent) this.settleReceipts(watched, agent);
     for (const result of agent?.results ?? []) {
       const waiters = result.request_id ? watched.pending.get(result.request_id) : undefined;

@@ -31,6 +31,12 @@ export const RECEIVED_ATTRIBUTE = 'roomcast.received';
 export const RECEIVED_KEPT = 32;
 
 /**
+ * The bridge reads a room whose receipts or confirmations it awaits this often (ms), so an agent
+ * in a burst of commands updates its attributes no more often than that.
+ */
+export const BRIDGE_READ_INTERVAL_MS = 100;
+
+/**
  * Commands queued for one room while the previous packet was being sent travel together, as a
  * JSON array, in packets of at most this size (LiveKit's reliable data packets stay under 15 KiB).
  */

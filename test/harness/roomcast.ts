@@ -32,18 +32,23 @@ export const DEFAULT_TONES: ToneSpec[] = [
 ];
 
 /** The stack with a catalog of generated tones, or with the catalog at `catalogPath`. */
-/** `agentScript`: another agent worker than Roomcast's (the bench's stock agent), under dist/. */
+/**
+ * `agentScript`: another agent worker than Roomcast's (the bench's stock agent), under dist/.
+ * `quiet`: the shipped log levels (info, a broker that does not log every packet) instead of the
+ * tests' debug logs: what the bench measures.
+ */
 export async function startRoomcast(
   tones: ToneSpec[] = DEFAULT_TONES,
   agentEnv: NodeJS.ProcessEnv = {},
   catalogPath?: string,
   bridgeEnv: NodeJS.ProcessEnv = {},
-  { agentScript }: { agentScript?: string } = {},
+  { agentScript, quiet = false }: { agentScript?: string; quiet?: boolean } = {},
 ): Promise<Roomcast> {
   const catalog = catalogPath ? { path: catalogPath, songs: [] } : makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-tones-')), tones);
-  const [livekit, broker] = await Promise.all([startLiveKit(), startMosquitto()]);
+  const [livekit, broker] = await Promise.all([startLiveKit(), startMosquitto(undefined, undefined, { verbose: !quiet })]);
   const env = { livekitUrl: livekit.url, mqttUrl: broker.url, catalog: catalog.path };
-  const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: agentEnv }, 'agent', agentScript), startBridge({ ...env, extra: bridgeEnv })]);
+  const logLevel = quiet ? { LOG_LEVEL: 'info' } : {};
+  const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: { ...logLevel, ...agentEnv } }, 'agent', agentScript), startBridge({ ...env, extra: { ...logLevel, ...bridgeEnv } })]);
   const app = await App.connect(broker.url);
   const listeners: Listener[] = [];
   const rc: Roomcast = {

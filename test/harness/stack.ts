@@ -74,7 +74,8 @@ export interface Broker {
   restart(downMs?: number): Promise<void>;
 }
 
-export async function startMosquitto(host = testHost(), extraConfig: string[] = ['allow_anonymous true']): Promise<Broker> {
+/** `verbose`: log every packet (the tests' diagnostics; it costs the broker CPU under load). */
+export async function startMosquitto(host = testHost(), extraConfig: string[] = ['allow_anonymous true'], { verbose = true } = {}): Promise<Broker> {
   const port = await freePort(host);
   const dir = join(ARTIFACTS, 'mosquitto');
   mkdirSync(dir, { recursive: true });
@@ -82,7 +83,7 @@ export async function startMosquitto(host = testHost(), extraConfig: string[] = 
   // max_queued_messages as in the shipped mosquitto.conf (bursts of commands and replies).
   writeFileSync(config, [`listener ${port} ${host}`, 'persistence false', 'max_queued_messages 100000', ...extraConfig, ''].join('\n'));
   const launch = async () => {
-    const proc = startProcess('mosquitto', mosquittoBinary(), ['-c', config, '-v']);
+    const proc = startProcess('mosquitto', mosquittoBinary(), ['-c', config, ...(verbose ? ['-v'] : [])]);
     await proc.waitFor(/running|Opening ipv4 listen socket/, 10_000);
     return proc;
   };
@@ -99,6 +100,9 @@ export async function startMosquitto(host = testHost(), extraConfig: string[] = 
   return broker;
 }
 
+/** The agent name the stack's agents register with, unless told otherwise. */
+export const TEST_AGENT_NAME = 'roomcast-test';
+
 export interface RoomcastEnv {
   livekitUrl: string;
   mqttUrl: string;
@@ -114,7 +118,7 @@ function roomcastEnv(env: RoomcastEnv): NodeJS.ProcessEnv {
     LIVEKIT_API_SECRET: API_SECRET,
     MQTT_URL: env.mqttUrl,
     MUSIC_CATALOG: env.catalog,
-    ROOMCAST_AGENT_NAME: env.agentName ?? 'roomcast-test',
+    ROOMCAST_AGENT_NAME: env.agentName ?? TEST_AGENT_NAME,
     LOG_LEVEL: 'debug',
     // A fresh loudness cache per stack: every run measures, as a new machine would.
     LOUDNESS_CACHE: join(ARTIFACTS, `loudness-${process.pid}-${Date.now()}.json`),

@@ -48,6 +48,19 @@ describe('RoomWatcher', () => {
     expect(watcher.agentHearsPackets('r')).toBe(true);
   });
 
+  it('knows whether a recent reading found the agent in the room', async () => {
+    let agent: AgentView | undefined = { identity: 'agent', publishing: true, state: {}, results: [], received: [] };
+    const { watcher } = make(() => agent);
+    expect(watcher.agentSeenWithin('r', 1_000)).toBe(false);
+    watcher.watch('r');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(watcher.agentSeenWithin('r', 1_000)).toBe(true);
+    expect(watcher.agentSeenWithin('r', 0)).toBe(false);
+    agent = undefined;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(watcher.agentSeenWithin('r', 1_000)).toBe(false);
+  });
+
   it('gives up after the timeout', async () => {
     const { watcher } = make(() => ({ identity: 'agent', publishing: true, state: {}, results: [], received: [] }));
     expect(await watcher.awaitResult('r', 'never', 50)).toBeUndefined();
