@@ -12,11 +12,11 @@ import type { BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { COMMAND_TYPES, parseCommand, sessionIdSchema, type Command, type CommandType } from '../protocol/commands.js';
 import type { BridgeMetrics } from '../ops/bridgeMetrics.js';
-import { BRIDGE_READ_INTERVAL_MS, encodeJson, MAX_PACKET_BYTES, type ErrorCode, type Reply } from '../protocol/messages.js';
+import { BRIDGE_READ_INTERVAL_MS, CONFIRMATION_TYPE, encodeJson, MAX_PACKET_BYTES, type Confirmation, type ErrorCode, type Reply } from '../protocol/messages.js';
 import { Topics } from '../protocol/topics.js';
 import { NoAgentError, type RoomView } from '../livekit/roomAgents.js';
 import { nextDesired, type DesiredState } from '../protocol/desired.js';
-import { RoomWatcher } from './roomWatcher.js';
+import { RoomWatcher, STOPPED_NO_AGENT } from './roomWatcher.js';
 import { Presence } from './presence.js';
 
 /** What the bridge needs from LiveKit (RoomAgents in production). */
@@ -238,6 +238,7 @@ export class Bridge {
   private async deliverPacket(room: string, batch: Outgoing[]): Promise<void> {
     const desired = batch.findLast((o) => o.desired)?.desired;
     if (desired) await this.saveDesired(room, desired);
+    if (await this.answeredWithoutAgent(room, batch)) return;
     const commands = batch.map((o) => o.command);
     const packet = commands.length === 1 ? (commands[0] as Command) : commands;
     // Until the room's agent has shown it hears packets, the next packet waits for this one's
@@ -265,10 +266,27 @@ export class Bridge {
       void this.watcher.awaitResult(room, command.request_id, this.config.resultTimeoutMs).then((result) => {
         if (!result) return fail('no_confirmation', `the agent did not confirm ${command.type} within ${this.config.resultTimeoutMs} ms`);
         this.log.debug({ room, session_id: room, request_id: command.request_id, command: command.type, ok: result.ok, message: result.message }, 'command confirmed');
-        if (result.ok) reply({ command: command.type, ok: true, status: 'done', message: result.message, request_id: command.request_id, result });
-        else reply({ command: command.type, ok: false, status: 'error', message: result.message, request_id: command.request_id, error: { code: 'command_failed', reason: result.message }, result });
+        finish({ command, reply }, result);
       });
     }
+  }
+
+  /**
+   * A room without an agent has no music: commands that only act on music (stop, skip, pause,
+   * status...) are answered as an agent would answer them, instead of dispatching an agent (a job
+   * process) just to say so. True when the whole packet was answered that way.
+   */
+  private async answeredWithoutAgent(room: string, batch: Outgoing[]): Promise<boolean> {
+    const answers = batch.map((o) => withoutMusic(o.command));
+    if (answers.some((a) => a === undefined) || this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS)) return false;
+    try {
+      if ((await this.delivery.roomView(room)).agent) return false;
+    } catch {
+      return false; // the usual path reports what is wrong
+    }
+    this.log.info({ room, session_id: room, request_ids: batch.map((o) => o.command.request_id), commands: batch.map((o) => o.command.type) }, 'no music in the room: answered without an agent');
+    batch.forEach((o, i) => finish(o, answers[i] as Confirmation));
+    return true;
   }
 
   private owns(room: string): boolean {
@@ -440,6 +458,38 @@ export class Bridge {
       const correlationData = request?.properties?.correlationData;
       client.publish(responseTopic, body, { qos: 1, properties: correlationData ? { correlationData } : {} });
     }
+  }
+}
+
+/** Replies `done`, or an error, with what the agent (or the bridge for it) confirmed. */
+function finish({ command, reply }: Pick<Outgoing, 'command' | 'reply'>, result: Confirmation): void {
+  if (result.ok) reply({ command: command.type, ok: true, status: 'done', message: result.message, request_id: command.request_id, result });
+  else reply({ command: command.type, ok: false, status: 'error', message: result.message, request_id: command.request_id, error: { code: 'command_failed', reason: result.message }, result });
+}
+
+/**
+ * What an agent confirms for `command` when no music plays (src/sources/roomPlayer.ts), or
+ * undefined for the commands that start music or set up a room before it plays (start,
+ * play_music, set_volume): those need an agent.
+ */
+export function withoutMusic(command: Command & { request_id: string }): Confirmation | undefined {
+  const confirm = (ok: boolean, message: string, extra: Partial<Confirmation> = {}): Confirmation => ({ type: CONFIRMATION_TYPE[command.type], ok, message, request_id: command.request_id, ...extra });
+  switch (command.type) {
+    case 'stop_continuous_music':
+      return confirm(true, 'Music streaming is not active');
+    case 'get_music_status':
+      return confirm(true, 'Music is stopped', { status: STOPPED_NO_AGENT });
+    case 'skip_music':
+    case 'pause_music':
+    case 'resume_music':
+    case 'previous_music':
+    case 'enqueue_music':
+      return confirm(false, 'no music is playing');
+    case 'set_music_prompts':
+    case 'set_music_config':
+      return confirm(false, `${command.type} applies to Lyria music; start it with "source": "lyria"`);
+    default:
+      return undefined;
   }
 }
 

@@ -508,6 +508,7 @@ worker as separate processes; a real rtc-node listener), inside a private networ
 - Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}
 - ${version(join(process.env.HOME ?? '', 'go/bin/server'), ['--version'])}; ${version('ffmpeg', ['-version'])}
 - Test music: 3-second tones (mp3, ogg, flac) for the latency figures and the soak, 1-minute tones for the cost figure; ${RUNS} runs per latency figure.
+- Logs at the shipped levels (info; Mosquitto without its per-packet log), not the tests' debug logs.
 ${provenance ? `\n${provenance}\n` : ''}
 Every figure is measured twice in the same run: with Roomcast's agent, then with the **stock agent**
 (\`test/bench/stockAgent.ts\`): what a LiveKit user would write with only @livekit/agents parts, a

@@ -124,6 +124,22 @@ describe('a room that does not exist yet', () => {
   });
 });
 
+describe('a room without music', () => {
+  it('stop, skip and status are answered at once, as an agent would, and dispatch no agent', async () => {
+    const room = 'no-music-here';
+    const stop = rc.app.send(room, { type: 'stop_continuous_music' });
+    expect(await stop.response).toMatchObject({ status: 'done', ok: true, result: { type: 'continuous_music_stopped', message: 'Music streaming is not active' } });
+    const skip = rc.app.send(room, { type: 'skip_music' });
+    expect(await skip.response).toMatchObject({ status: 'error', ok: false, error: { code: 'command_failed', reason: 'no music is playing' } });
+    const status = rc.app.send(room, { type: 'get_music_status' });
+    expect(await status.response).toMatchObject({ status: 'done', result: { status: { state: 'stopped', agent: false } } });
+    await new Promise((r) => setTimeout(r, 2_000));
+    const url = rc.livekit.url.replace('ws://', 'http://');
+    expect(await new AgentDispatchClient(url, API_KEY, API_SECRET).listDispatch(room).catch(() => [])).toEqual([]);
+    expect(await new RoomServiceClient(url, API_KEY, API_SECRET).listParticipants(room).catch(() => [])).toEqual([]);
+  });
+});
+
 describe('who may control the music', () => {
   const room = 'control';
   let listener: Listener;
