@@ -608,11 +608,11 @@ Opus encoding and RTP for each room.
   outside the framework's job model (its dispatch, health and restart would then be ours): not built.
 - **Bridge p99 ≤ 20 ms at 2000 commands/s.** ${bridgeVerdict(bridge)} What a command waits for:
   the packet its room has in flight (a sendData round trip; commands that arrive meanwhile go in the
-  next one), then its own packet's. The bridge is not busy most of the time (a CPU profile at
-  1000/s: two thirds idle; the largest costs are garbage collection, one \`writev\` per MQTT
-  publish, and decoding the server API's JSON answers, whose agent attributes carry the last
-  confirmations); the round trips are slow because the two cores are: the broker, livekit-server,
-  the stand-in or the agents, and the load generator share them. With the real agents, they take
+  next one), then its own packet's. The bridge itself is idle most of the time (a CPU profile of
+  the whole bridge step at 1000/s and in bursts: two thirds idle; its largest costs are garbage
+  collection, one \`writev\` per MQTT publish, and decoding the server API's JSON answers, whose
+  agent attributes carry the last confirmations); the round trips are slow because the two cores
+  are busy: the broker, livekit-server, the stand-in or the agents, and the load generator share them. With the real agents, they take
   most of the CPU (applying each command, confirming it on the data channel, logging it). Getting
   to 20 ms would take a bridge that joins the rooms and sends on the data channel itself, with
   receipts and confirmations coming back the same way (no HTTP per packet, no polling): not built;
