@@ -238,7 +238,8 @@ export class Bridge {
   private async deliverPacket(room: string, batch: Outgoing[]): Promise<void> {
     const desired = batch.findLast((o) => o.desired)?.desired;
     if (desired) await this.saveDesired(room, desired);
-    if (await this.answeredWithoutAgent(room, batch)) return;
+    const agent = await this.answerWithoutAgent(room, batch);
+    if (agent === 'answered') return;
     const commands = batch.map((o) => o.command);
     const packet = commands.length === 1 ? (commands[0] as Command) : commands;
     // Until the room's agent has shown it hears packets, the next packet waits for this one's
@@ -246,7 +247,7 @@ export class Bridge {
     const proven = this.watcher.agentHearsPackets(room);
     let how: 'present' | 'dispatched';
     try {
-      how = await this.deliver(room, packet);
+      how = await this.deliver(room, packet, { present: agent === 'present' });
       const received = this.resendUntilReceived(room, packet, commands.map((c) => c.request_id));
       if (proven && how === 'present') received.catch((err: Error) => this.log.warn({ room, session_id: room, err: err.message }, 'could not send a packet again'));
       else await received;
@@ -274,19 +275,20 @@ export class Bridge {
   /**
    * A room without an agent has no music: commands that only act on music (stop, skip, pause,
    * status...) are answered as an agent would answer them, instead of dispatching an agent (a job
-   * process) just to say so. True when the whole packet was answered that way.
+   * process) just to say so. 'answered' when the whole packet was answered that way; 'present'
+   * when the room was read for it and has an agent (no need to read it again to deliver).
    */
-  private async answeredWithoutAgent(room: string, batch: Outgoing[]): Promise<boolean> {
+  private async answerWithoutAgent(room: string, batch: Outgoing[]): Promise<'answered' | 'present' | undefined> {
     const answers = batch.map((o) => withoutMusic(o.command));
-    if (answers.some((a) => a === undefined) || this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS)) return false;
+    if (answers.some((a) => a === undefined) || this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS)) return undefined;
     try {
-      if ((await this.delivery.roomView(room)).agent) return false;
+      if ((await this.delivery.roomView(room)).agent) return 'present';
     } catch {
-      return false; // the usual path reports what is wrong
+      return undefined; // the usual path reports what is wrong
     }
     this.log.info({ room, session_id: room, request_ids: batch.map((o) => o.command.request_id), commands: batch.map((o) => o.command.type) }, 'no music in the room: answered without an agent');
     batch.forEach((o, i) => finish(o, answers[i] as Confirmation));
-    return true;
+    return 'answered';
   }
 
   private owns(room: string): boolean {
@@ -423,10 +425,10 @@ export class Bridge {
     }
   }
 
-  /** One data packet: a command, or several of the room's in order. */
-  private async deliver(room: string, command: Command | Command[], options: { replaceDispatch?: boolean } = {}): Promise<'present' | 'dispatched'> {
+  /** One data packet: a command, or several of the room's in order. `present`: the room was just read and has an agent. */
+  private async deliver(room: string, command: Command | Command[], options: { replaceDispatch?: boolean; present?: boolean } = {}): Promise<'present' | 'dispatched'> {
     const payload = encodeJson(command);
-    if (!options.replaceDispatch && this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS)) {
+    if (!options.replaceDispatch && (options.present || this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS))) {
       try {
         await this.delivery.send(room, payload);
         return 'present';
