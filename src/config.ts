@@ -64,7 +64,7 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
     .transform((s) => s.split(',').map((id) => id.trim()).filter(Boolean)),
   AGENT_EMPTY_ROOM_MS: z.coerce.number().int().min(0).default(60_000),
   AUDIO_BITRATE: z.coerce.number().int().min(16_000).max(510_000).default(128_000),
-  AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(50),
+  AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(20),
   FFMPEG_PATH: z.string().min(1).optional(),
   SONG_START_TIMEOUT_MS: positiveMs.default(5_000),
   LOUDNESS_NORMALIZATION: z.stringbool().default(true),

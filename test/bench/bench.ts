@@ -237,17 +237,59 @@ function usage(pid: number): { cpuMs: Map<number, number>; rssMiB: number } {
   return { cpuMs, rssMiB: rssKiB / 1024 };
 }
 
+/** What a job process's threads do, by their names (libwebrtc and rtc-node name theirs). */
+const THREAD_PARTS = {
+  js: 'JavaScript and V8 (the main thread, garbage collection, compilation)',
+  opus: 'Opus encoding (libwebrtc `AudioEncoder`)',
+  audio: 'audio queue and device (`AudioSourceCapture`, `SyntheticAudioDevice`, `livekit-audio`)',
+  webrtc: 'WebRTC transport (libwebrtc network and worker threads, rtc-node runtime)',
+  ffmpeg: 'ffmpeg decoding (its own process)',
+  other: 'other threads',
+} as const;
+type ThreadPart = keyof typeof THREAD_PARTS;
+
+function threadPart(processName: string, threadName: string): ThreadPart {
+  if (processName === 'ffmpeg') return 'ffmpeg';
+  if (/^AudioEncoder/.test(threadName)) return 'opus';
+  if (/^(AudioSourceCapt|SyntheticAudioD|livekit-audio|ExternalAudioSo)/.test(threadName)) return 'audio';
+  if (/^(network_thread|worker_thread|signaling_threa|tokio-rt-worker)/.test(threadName)) return 'webrtc';
+  if (threadName === 'node' || /^V8 /.test(threadName)) return 'js';
+  return 'other';
+}
+
+/** CPU time (ms) of every thread of a process tree, with its part. */
+function threadTimes(pid: number): Map<string, { part: ThreadPart; ms: number }> {
+  const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  const times = new Map<string, { part: ThreadPart; ms: number }>();
+  for (const { pid: p, comm } of processTree(pid)) {
+    try {
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const stat = readFileSync(`/proc/${p}/task/${task}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).trim();
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        times.set(`${p}/${task}`, { part: threadPart(comm, name), ms: (Number(fields[11]) + Number(fields[12])) * tick });
+      }
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return times;
+}
+
 /**
- * CPU ms per second of the worker's whole process tree over `seconds`. Processes are compared one
- * by one: one that starts counts from zero, one that exits drops out (job processes come and go).
+ * CPU ms per second of the worker's whole process tree over `seconds`, in all and by part.
+ * Threads are compared one by one: one that starts counts from zero, one that exits drops out
+ * (job processes come and go).
  */
-async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: number; rssMiB: number; processes: number }> {
-  const before = usage(pid);
+async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: number; parts: Record<ThreadPart, number>; rssMiB: number; processes: number }> {
+  const before = threadTimes(pid);
   await sleep(seconds * 1000);
-  const after = usage(pid);
-  let used = 0;
-  for (const [p, ms] of after.cpuMs) used += ms - (before.cpuMs.get(p) ?? 0);
-  return { msPerSecond: used / seconds, rssMiB: after.rssMiB, processes: after.cpuMs.size };
+  const after = threadTimes(pid);
+  const { rssMiB, cpuMs } = usage(pid);
+  const parts = Object.fromEntries(Object.keys(THREAD_PARTS).map((k) => [k, 0])) as Record<ThreadPart, number>;
+  for (const [key, { part, ms }] of after) parts[part] += (ms - (before.get(key)?.ms ?? 0)) / seconds;
+  const msPerSecond = Object.values(parts).reduce((a, b) => a + b, 0);
+  return { msPerSecond, parts, rssMiB, processes: cpuMs.size };
 }
 
 /**
@@ -255,9 +297,9 @@ async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: num
  * processes kept ahead of demand) is measured first at each step and subtracted.
  */
 async function costPerRoom(rc: Roomcast) {
-  const rows: Array<{ rooms: number; started: number; cpuMsPerAudioSecondPerRoom: number; idleCpuMsPerSecond: number; rssMiB: number; processes: number; underruns: number }> = [];
+  const rows: Array<{ rooms: number; started: number; cpuMsPerAudioSecondPerRoom: number; byPart: Record<ThreadPart, number>; idleCpuMsPerSecond: number; rssMiB: number; processes: number; underruns: number }> = [];
   const pid = rc.agent.child.pid as number;
-  const seconds = 10;
+  const seconds = 15;
   // Each step ends at rest too (closeRooms).
   await settled(pid);
   for (const count of ROOM_COUNTS) {
@@ -271,13 +313,15 @@ async function costPerRoom(rc: Roomcast) {
       const reply = await rc.app.send(room, { type: 'start_continuous_music', genre: 'long' }, 60_000).final.catch(() => undefined);
       if (reply?.ok) started++;
     }
-    await sleep(3_000);
+    // The job processes started ahead to replace the ones taken load their modules meanwhile.
+    await sleep(10_000);
     const busy = await cpuRate(pid, seconds);
     const underruns = (await underrunsSoFar(rc)) - underrunsBefore;
     rows.push({
       rooms: count,
       started,
       cpuMsPerAudioSecondPerRoom: Math.round(((busy.msPerSecond - idle.msPerSecond) / Math.max(1, started)) * 10) / 10,
+      byPart: Object.fromEntries(Object.entries(busy.parts).map(([k, ms]) => [k, Math.round(((ms - idle.parts[k as ThreadPart]) / Math.max(1, started)) * 10) / 10])) as Record<ThreadPart, number>,
       idleCpuMsPerSecond: Math.round(idle.msPerSecond),
       rssMiB: Math.round(busy.rssMiB),
       processes: busy.processes,
@@ -317,13 +361,21 @@ const RESTING_PROCESSES = 2 + IDLE_PROCESSES;
 
 /**
  * Waits (at most 3 min) until a worker tree is at rest: the job processes of deleted rooms have
- * exited, which takes tens of seconds on a busy machine. Without it, the next figure started
- * while the last step's 50 rooms' processes were still winding down.
+ * exited, which takes tens of seconds on a busy machine, and its CPU has come down (two readings
+ * 2 s apart within 10 ms/s of each other). Without it, the next figure started while the last
+ * step's 50 rooms' processes were still winding down, and a worker just started (still loading
+ * its idle job processes, 400–500 ms/s) gave the first cost step an idle figure above its load.
  */
 async function settled(pid: number): Promise<void> {
-  for (const endAt = Date.now() + 180_000; Date.now() < endAt; await sleep(2_000)) {
+  const endAt = Date.now() + 180_000;
+  for (; Date.now() < endAt; await sleep(2_000)) {
     const tree = footprint(pid);
-    if (tree.ffmpeg === 0 && tree.processes <= RESTING_PROCESSES) return;
+    if (tree.ffmpeg === 0 && tree.processes <= RESTING_PROCESSES) break;
+  }
+  for (let last = Infinity; Date.now() < endAt; ) {
+    const { msPerSecond } = await cpuRate(pid, 2);
+    if (Math.abs(msPerSecond - last) <= 10) return;
+    last = msPerSecond;
   }
 }
 
@@ -482,6 +534,16 @@ async function commandLoads(rc: Roomcast, rooms: string[], pids: Record<string, 
 type Figures = Awaited<ReturnType<typeof sideBySide>>;
 type CostRow = Figures['cost'][number];
 
+/** The cost per room by thread part, one column per room count (older results have no parts). */
+function partsTable(rows: CostRow[], stock: CostRow[] | undefined): string {
+  const steps = rows.filter((r) => r.byPart);
+  if (steps.length === 0) return '(not measured in this run)';
+  const cell = (r: CostRow | undefined, part: ThreadPart) => (r?.byPart ? String(r.byPart[part]) : '–');
+  const header = `| thread | ${steps.map((r) => `${r.rooms} room${r.rooms > 1 ? 's' : ''}`).join(' | ')} |\n| --- | ${steps.map(() => '---').join(' | ')} |`;
+  const lines = (Object.keys(THREAD_PARTS) as ThreadPart[]).map((part) => `| ${THREAD_PARTS[part]} | ${steps.map((r) => `${cell(r, part)} / ${cell(stock?.find((k) => k.rooms === r.rooms), part)}`).join(' | ')} |`);
+  return [header, ...lines].join('\n');
+}
+
 function report(results: Awaited<ReturnType<typeof measure>>): string {
   const version = (cmd: string, args: string[]) => {
     try {
@@ -539,9 +601,14 @@ ${gapDetails('Roomcast', roomcast.gaps)}${stock?.gaps ? gapDetails('stock', stoc
 | --- | --- | --- | --- | --- | --- | --- | --- |
 ${roomcast.cost.map((r, i) => costRow(r, stock?.cost?.[i])).join('\n')}
 
-Per-room CPU is the worker tree's CPU while the rooms play songs of a minute, minus its CPU just
-before, divided by the rooms that started (decoding, framing, Opus encoding and WebRTC sending
-included). Songs of a minute, because with the 3-second test songs each room would also start an
+Where it goes, by thread (same windows, ms per audio second per room, Roomcast / stock):
+
+${partsTable(roomcast.cost, stock?.cost)}
+
+Per-room CPU is the worker tree's CPU over 15 s while the rooms play songs of a minute (from 10 s
+after the last start, once the job processes started ahead meanwhile have loaded), minus its CPU
+at rest just before (once steady), divided by the rooms that started (decoding, framing, Opus
+encoding and WebRTC sending included). Songs of a minute, because with the 3-second test songs each room would also start an
 ffmpeg every 3 seconds: Debian's ffmpeg spends about 70 ms of CPU starting (dynamically linking
 its libraries; perf: 15% of a playing room's samples in \`ld-linux\`), ~20 ms per second of audio
 that real songs of minutes do not cost. Each job
@@ -592,20 +659,7 @@ Opus encoding and RTP for each room.
 
 ## Out of reach, and why
 
-- **≤ 10 ms CPU per audio second per room, 100 rooms on 2 cores.** Each room is a job process of
-  @livekit/agents (the Node framework runs every job in its own process and offers no thread or
-  shared-process executor in 1.9): about 100 MB resident and 13 ms/s of CPU when idle, before any
-  audio. A playing room adds Opus encoding of 48 kHz stereo at 128 kbps and WebRTC sending in
-  libwebrtc, ffmpeg decoding in its own process, and the JS that cuts 20 ms frames and hands them
-  to rtc-node over its FFI. Every capture costs the same JS, protobuf and FFI work whatever its
-  length: handing frames over two at a time (40 ms captures; the stock player's mixer hands over
-  100 ms) took a playing room's job process from 60–77 to 45–57 ms/s (4 rooms, 1-minute songs,
-  per-process accounting on 2026-11-24's machine, an AMD EPYC; stock 42–45; 100 ms captures gained
-  nothing more); perf of a job process now: a third on the JS thread, a sixth in the Opus encoder,
-  the rest in rtc-node's network and audio threads. 100
-  rooms would take over 10 GB and several cores' worth of CPU: not this machine, with either
-  agent. Getting there means one process serving many rooms with \`@livekit/rtc-node\` directly,
-  outside the framework's job model (its dispatch, health and restart would then be ours): not built.
+- **≤ 10 ms CPU per audio second per room, 100 rooms on 2 cores.** ${costVerdict(roomcast.cost, stock?.cost, bridge)}
 - **Bridge p99 ≤ 20 ms at 2000 commands/s.** ${bridgeVerdict(bridge)} What a command waits for:
   the packet its room has in flight (a sendData round trip; commands that arrive meanwhile go in the
   next one), then its own packet's. The bridge itself is idle most of the time (a CPU profile of
@@ -639,6 +693,20 @@ ${loads.paced.map((p) => `| ${p.rate} | ${p.achievedPerSecond} | ${p.p50} | ${p.
 Everything at once (3 bursts of 6000): ${loads.burstRate.median} commands/s sustained (median; ${loads.burstRate.min}–${loads.burstRate.max}); CPU ms per command in the last burst: ${cpu(loads.burstCpuMsPerCommand)}.
 Target: ≥ 2000 commands/s with p99 ≤ 20 ms.
 `;
+}
+
+/**
+ * Why the cost target is out of reach, from this run's figures: the native part of a playing room
+ * (libwebrtc's threads, per track) is above the target before any JavaScript.
+ */
+function costVerdict(rows: CostRow[], stock: CostRow[] | undefined, bridge: { alone?: CommandLoads } | undefined): string {
+  const row = [...rows].reverse().find((r) => r.byPart && r.started === r.rooms && r.rooms > 1) ?? rows.find((r) => r.byPart);
+  const stockRow = stock?.find((k) => k.rooms === row?.rooms);
+  const native = (r: CostRow | undefined) => (r?.byPart ? Math.round((r.byPart.opus + r.byPart.audio + r.byPart.webrtc) * 10) / 10 : '–');
+  const standIn = bridge?.alone?.idleMsPerSecond?.standIn;
+  const floor = standIn === undefined ? '' : ` The same floor outside the framework: the bench's agent stand-in, one rtc-node process that publishes a track in each of 8 rooms and plays nothing, took ${Math.round(standIn / 8)} ms/s per room at rest (rtc-node sends 10 ms of silence every 10 ms on a track with nothing queued, rust-sdks #433). One process serving many rooms would save the framework's process per room (about 100 MB resident and 13 ms/s of CPU idle, each), not this.`;
+  return `Most of a playing room's CPU is libwebrtc's, spent per published track: at ${row?.rooms ?? '–'} rooms, Opus encoding, the audio queue and device, and the WebRTC transport took ${native(row)} ms/s per room with Roomcast and ${native(stockRow)} with the stock agent (the thread table above), already above the target before any JavaScript.${floor}
+  Where Roomcast costs more than the stock agent is JavaScript (${row?.byPart?.js ?? '–'} against ${stockRow?.byPart?.js ?? '–'} ms/s per room): it hands rtc-node 25 captures a second (40 ms each) where the stock mixer hands 10 (100 ms, and mono), and every capture costs the same protobuf, FFI and timer work whatever its length (a V8 profile of a playing job process on 2026-11-25: rtc-node's \`captureFrame\` 6.5 of the 27 ms/s of JavaScript, Roomcast's own decoding, framing, declick and volume code about 4, the framework's loop monitor 2). Longer captures would take a longer native queue, and a skip waits for that queue to play out (\`AUDIO_QUEUE_MS\`): Roomcast keeps skips short instead. Publishing mono instead of stereo changed nothing measurable (62–65 against 63–64 ms/s per playing job process, 2 rooms, per-process accounting). 100 rooms would take over 10 GB and several cores: not this machine, with either agent.`;
 }
 
 function bridgeVerdict(bridge: { alone?: CommandLoads; withAgents?: CommandLoads }): string {
