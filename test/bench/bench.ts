@@ -619,6 +619,10 @@ processes than rooms, the machine was past its capacity: job processes were not 
 (the framework's "process not scheduled" and "event loop blocked" warnings), some rooms never got
 an agent and some agents' processes ended; the CPU figure of such a row is not a per-room cost. Underruns: times the native audio queue ran
 dry while music played (\`roomcast_agent_underruns_total\`; the stock agent does not count them).
+The native queue is 20 ms by default (\`AUDIO_QUEUE_MS\`), for short skips; past the machine's
+capacity, a short queue turns late job processes into more dropouts (the 50-room step of the full
+run at 1ee562b, with 50 ms, counted 10760): a worker run near its capacity is better served by a
+longer one.
 
 Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
 
