@@ -220,15 +220,17 @@ class Recording {
   }
 }
 
+/** The length of a clock tick, the unit of CPU times in /proc (ms). */
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
 /** CPU time (ms) per process and resident memory (MiB) of a process tree, from /proc. */
 function usage(pid: number): { cpuMs: Map<number, number>; rssMiB: number } {
-  const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
   const cpuMs = new Map<number, number>();
   let rssKiB = 0;
   for (const { pid: p } of processTree(pid)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      cpuMs.set(p, (Number(stat[11]) + Number(stat[12])) * tick);
+      cpuMs.set(p, (Number(stat[11]) + Number(stat[12])) * TICK_MS);
       rssKiB += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
     } catch {
       // exited meanwhile
@@ -237,7 +239,7 @@ function usage(pid: number): { cpuMs: Map<number, number>; rssMiB: number } {
   return { cpuMs, rssMiB: rssKiB / 1024 };
 }
 
-/** What a job process's threads do, by their names (libwebrtc and rtc-node name theirs). */
+/** What a worker tree's threads do, by their names (libwebrtc and rtc-node name theirs). */
 const THREAD_PARTS = {
   js: 'JavaScript and V8 (the main thread, garbage collection, compilation)',
   opus: 'Opus encoding (libwebrtc `AudioEncoder`)',
@@ -259,7 +261,6 @@ function threadPart(processName: string, threadName: string): ThreadPart {
 
 /** CPU time (ms) of every thread of a process tree, with its part. */
 function threadTimes(pid: number): Map<string, { part: ThreadPart; ms: number }> {
-  const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
   const times = new Map<string, { part: ThreadPart; ms: number }>();
   for (const { pid: p, comm } of processTree(pid)) {
     try {
@@ -267,7 +268,7 @@ function threadTimes(pid: number): Map<string, { part: ThreadPart; ms: number }>
         const stat = readFileSync(`/proc/${p}/task/${task}/stat`, 'utf8');
         const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).trim();
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        times.set(`${p}/${task}`, { part: threadPart(comm, name), ms: (Number(fields[11]) + Number(fields[12])) * tick });
+        times.set(`${p}/${task}`, { part: threadPart(comm, name), ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
       }
     } catch {
       // exited meanwhile
