@@ -12,7 +12,7 @@ import type { BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { COMMAND_TYPES, parseCommand, sessionIdSchema, type Command, type CommandType } from '../protocol/commands.js';
 import type { BridgeMetrics } from '../ops/bridgeMetrics.js';
-import { BRIDGE_READ_INTERVAL_MS, CONFIRMATION_TYPE, encodeJson, MAX_PACKET_BYTES, type Confirmation, type ErrorCode, type Reply } from '../protocol/messages.js';
+import { BRIDGE_READ_INTERVAL_MS, CONFIRMATION_TYPE, encodeJson, MAX_PACKET_BYTES, NO_MUSIC, type Confirmation, type ErrorCode, type Reply } from '../protocol/messages.js';
 import { Topics } from '../protocol/topics.js';
 import { NoAgentError, type RoomView } from '../livekit/roomAgents.js';
 import { nextDesired, type DesiredState } from '../protocol/desired.js';
@@ -478,7 +478,7 @@ export function withoutMusic(command: Command & { request_id: string }): Confirm
   const confirm = (ok: boolean, message: string, extra: Partial<Confirmation> = {}): Confirmation => ({ type: CONFIRMATION_TYPE[command.type], ok, message, request_id: command.request_id, ...extra });
   switch (command.type) {
     case 'stop_continuous_music':
-      return confirm(true, 'Music streaming is not active');
+      return confirm(true, NO_MUSIC.notActive);
     case 'get_music_status':
       return confirm(true, 'Music is stopped', { status: STOPPED_NO_AGENT });
     case 'skip_music':
@@ -486,10 +486,10 @@ export function withoutMusic(command: Command & { request_id: string }): Confirm
     case 'resume_music':
     case 'previous_music':
     case 'enqueue_music':
-      return confirm(false, 'no music is playing');
+      return confirm(false, NO_MUSIC.notPlaying);
     case 'set_music_prompts':
     case 'set_music_config':
-      return confirm(false, `${command.type} applies to Lyria music; start it with "source": "lyria"`);
+      return confirm(false, NO_MUSIC.lyriaOnly(command.type));
     default:
       return undefined;
   }

@@ -65,6 +65,16 @@ export interface TrackInfo {
   artist?: string;
 }
 
+/**
+ * What the agent answers when no music plays; the bridge gives the same answers for a room without
+ * an agent (src/mqtt/bridge.ts, withoutMusic), so the app cannot tell the two apart.
+ */
+export const NO_MUSIC = {
+  notPlaying: 'no music is playing',
+  notActive: 'Music streaming is not active',
+  lyriaOnly: (commandType: string) => `${commandType} applies to Lyria music; start it with "source": "lyria"`,
+};
+
 /** Confirmation types from the seed, one per command. */
 export const CONFIRMATION_TYPE = {
   start_continuous_music: 'continuous_music_started',

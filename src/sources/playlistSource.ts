@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { AudioFrame } from '@livekit/rtc-node';
 import type { Catalog, Song, SongFilter } from '../music/catalog.js';
 import { Playlist } from '../music/playlist.js';
-import type { TrackEndReason, TrackEvent, TrackInfo } from '../protocol/messages.js';
+import { NO_MUSIC, type TrackEndReason, type TrackEvent, type TrackInfo } from '../protocol/messages.js';
 import type { Logger } from '../log.js';
 import { DecodeError, decodePcm } from '../playout/decoder.js';
 import type { Loudness } from '../playout/loudness.js';
@@ -130,7 +130,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   /** Cuts the current song and resolves once the next one is playing (a pause ends). */
   async skip(): Promise<{ message: string; track: TrackInfo }> {
     const current = this.current;
-    if (!this.run || !current) throw new SourceError('no music is playing');
+    if (!this.run || !current) throw new SourceError(NO_MUSIC.notPlaying);
     const started = this.nextTrackStart();
     this.cut(current, 'skipped');
     this.openGate();
@@ -167,7 +167,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   }
 
   private requireRun(): Run {
-    if (!this.run || !this.current) throw new SourceError('no music is playing');
+    if (!this.run || !this.current) throw new SourceError(NO_MUSIC.notPlaying);
     return this.run;
   }
 
@@ -191,7 +191,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
 
   /** Holds the song where it is, fading out; resuming fades back in where it stopped. */
   async pause(): Promise<void> {
-    if (!this.run) throw new SourceError('no music is playing');
+    if (!this.run) throw new SourceError(NO_MUSIC.notPlaying);
     if (this.paused) return;
     this.paused = gate();
     await this.sink.fadeOut({ resumes: true });
@@ -199,7 +199,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   }
 
   async resume(): Promise<void> {
-    if (!this.run) throw new SourceError('no music is playing');
+    if (!this.run) throw new SourceError(NO_MUSIC.notPlaying);
     this.openGate();
   }
 

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Catalog, Song, SongFilter } from '../music/catalog.js';
 import type { Command, StartCommand } from '../protocol/commands.js';
 import { pickLyriaSettings } from '../protocol/lyriaSettings.js';
-import type { Confirmation, SourceKind, SourceNotice, SourceStateEvent, TrackEvent, TrackInfo } from '../protocol/messages.js';
+import { NO_MUSIC, type Confirmation, type SourceKind, type SourceNotice, type SourceStateEvent, type TrackEvent, type TrackInfo } from '../protocol/messages.js';
 import { LyriaSource } from './lyria/lyriaSource.js';
 import { defaultPrompts } from './lyria/prompts.js';
 import { PlaylistSource, trackInfo } from './playlistSource.js';
@@ -64,7 +64,7 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
         // The stopped source stays current: a playlist keeps its next song open for a restart.
         const wasPlaying = (await this.current?.stop()) ?? false;
         this.emit('status', this.status());
-        return { ok: true, message: wasPlaying ? 'Stopped continuous music streaming' : 'Music streaming is not active' };
+        return { ok: true, message: wasPlaying ? 'Stopped continuous music streaming' : NO_MUSIC.notActive };
       }
       case 'skip_music':
         return { ok: true, source: this.playing().kind, ...(await this.playing().skip()) };
@@ -164,13 +164,13 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
   }
 
   private playing(): MusicSource {
-    if (!this.current || this.current.status().state === 'stopped') throw new SourceError('no music is playing');
+    if (!this.current || this.current.status().state === 'stopped') throw new SourceError(NO_MUSIC.notPlaying);
     return this.current;
   }
 
   private playlist(commandType: string): PlaylistSource {
     if (!(this.current instanceof PlaylistSource) || this.current.status().state === 'stopped') {
-      throw new SourceError(this.current instanceof LyriaSource ? `${commandType} applies to the playlist, not to Lyria music` : 'no music is playing');
+      throw new SourceError(this.current instanceof LyriaSource ? `${commandType} applies to the playlist, not to Lyria music` : NO_MUSIC.notPlaying);
     }
     return this.current;
   }
@@ -182,7 +182,7 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
   }
 
   private lyria(commandType: string): LyriaSource {
-    if (!(this.current instanceof LyriaSource)) throw new SourceError(`${commandType} applies to Lyria music; start it with "source": "lyria"`);
+    if (!(this.current instanceof LyriaSource)) throw new SourceError(NO_MUSIC.lyriaOnly(commandType));
     return this.current;
   }
 
