@@ -5,8 +5,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=optional --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
-COPY agent ./agent
-COPY bridge ./bridge
 COPY scripts ./scripts
 COPY test ./test
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev --omit=optional
@@ -24,4 +22,4 @@ COPY --from=build /app/dist ./dist
 COPY web ./web
 COPY package.json ./
 USER node
-CMD ["node", "dist/agent/main.js", "start"]
+CMD ["node", "dist/src/agent/main.js", "start"]

@@ -6,8 +6,8 @@ import { AutoSubscribe, defineAgent, type JobContext } from '@livekit/agents';
 import { loadAgentConfig, type AgentConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { Catalog } from '../music/catalog.js';
-import { RoomSession } from './roomSession.js';
-import { MetricsReporter } from '../ops/agentMetrics.js';
+import { RoomSession } from '../agent/roomSession.js';
+import { MetricsReporter } from '../agent/metrics.js';
 import { AGENT_ATTRIBUTE, agentParticipantName } from '../protocol/messages.js';
 
 let catalog: Promise<Catalog> | undefined;

@@ -9,8 +9,8 @@
 import { AudioSource, LocalAudioTrack, Room, RoomEvent, TrackPublishOptions, TrackSource } from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
 import { parseCommandPacket } from '../../src/protocol/commands.js';
-import { AttributeUpdates } from '../../src/livekit/attributeUpdates.js';
-import { ATTRIBUTES_DELAY_MS } from '../../src/livekit/roomSession.js';
+import { AttributeUpdates } from '../../src/agent/attributeUpdates.js';
+import { ATTRIBUTES_DELAY_MS } from '../../src/agent/roomSession.js';
 import { AGENT_ATTRIBUTE, BRIDGE_READ_INTERVAL_MS, CONFIRMATION_TYPE, MAX_PACKET_BYTES, MUSIC_CONTROL_TOPIC, RECEIVED_ATTRIBUTE, RECEIVED_KEPT, RESULTS_ATTRIBUTE, RESULTS_KEPT, STATE_ATTRIBUTE } from '../../src/protocol/messages.js';
 
 interface StandInSpec {

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../../src/protocol/messages.js';
-import { Replicas } from '../../src/mqtt/replicas.js';
+import { Replicas } from '../../src/bridge/replicas.js';
 import { ARTIFACTS } from '../harness/processes.js';
 import { killTree } from '../harness/procTree.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';

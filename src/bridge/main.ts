@@ -1,12 +1,12 @@
 /** `npm run bridge`: MQTT commands → LiveKit rooms. */
-import { loadBridgeConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { RoomAgents } from '../src/livekit/roomAgents.js';
-import { Bridge } from '../src/mqtt/bridge.js';
-import { startupStep } from '../src/startup.js';
-import { createBridgeMetrics } from '../src/ops/bridgeMetrics.js';
-import { startOpsServer } from '../src/ops/httpServer.js';
-import { listenerPageRoutes } from '../src/ops/listenerPage.js';
+import { loadBridgeConfig } from '../config.js';
+import { createLogger } from '../log.js';
+import { RoomAgents } from './roomAgents.js';
+import { Bridge } from './bridge.js';
+import { startupStep } from '../startup.js';
+import { createBridgeMetrics } from './metrics.js';
+import { startOpsServer } from '../ops/httpServer.js';
+import { listenerPageRoutes } from './listenerPage.js';
 
 const config = await startupStep(() => loadBridgeConfig());
 const log = createLogger('bridge', config.log);

@@ -1,15 +1,15 @@
 /** `npm run agent`: the Roomcast agent worker. Checks its setup, then hands over to the agents CLI. */
 import { fileURLToPath } from 'node:url';
 import { cli, ServerOptions } from '@livekit/agents';
-import { loadAgentConfig } from '../src/config.js';
-import { resolveFfmpeg } from '../src/ffmpeg.js';
-import { createLogger } from '../src/log.js';
-import { Catalog } from '../src/music/catalog.js';
-import { startupStep } from '../src/startup.js';
-import { agentParticipantName } from '../src/protocol/messages.js';
-import { METRICS_PORT_ENV, collectJobMetrics, createAgentMetrics } from '../src/ops/agentMetrics.js';
-import { startOpsServer } from '../src/ops/httpServer.js';
-import { LIVEKIT_TARGET_LOAD, roomLoad } from '../src/livekit/workerLoad.js';
+import { loadAgentConfig } from '../config.js';
+import { resolveFfmpeg } from '../ffmpeg.js';
+import { createLogger } from '../log.js';
+import { Catalog } from '../music/catalog.js';
+import { startupStep } from '../startup.js';
+import { agentParticipantName } from '../protocol/messages.js';
+import { METRICS_PORT_ENV, collectJobMetrics, createAgentMetrics } from './metrics.js';
+import { startOpsServer } from '../ops/httpServer.js';
+import { LIVEKIT_TARGET_LOAD, roomLoad } from './workerLoad.js';
 
 const config = await startupStep(() => loadAgentConfig());
 const log = createLogger('agent', config.log);

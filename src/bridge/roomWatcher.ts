@@ -5,7 +5,7 @@
  * `busyMs` while a confirmation is awaited, else every `idleMs`; forgets a room once nothing is
  * awaited and `keep` says so (by default, once it has no agent).
  */
-import type { RoomView } from '../livekit/roomAgents.js';
+import type { RoomView } from './roomAgents.js';
 import type { Logger } from '../log.js';
 import type { Confirmation } from '../protocol/messages.js';
 

@@ -34,7 +34,7 @@ import {
 } from '../protocol/messages.js';
 import { CHANNELS, SAMPLE_RATE } from '../playout/decoder.js';
 import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
-import type { MetricsReporter } from '../ops/agentMetrics.js';
+import type { MetricsReporter } from './metrics.js';
 import { AttributeUpdates } from './attributeUpdates.js';
 
 export const MUSIC_TRACK_NAME = 'music';
