@@ -2,7 +2,7 @@
  * The one config loader. Every setting comes from the environment, is validated here, and a bad
  * or missing one fails the start with a message that names the variable and the fix.
  */
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -54,10 +54,10 @@ const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.
 const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   MUSIC_CATALOG: z.string({ message: 'is required: a JSON or M3U catalog (path or http(s) URL), or a folder of audio files' }).min(1),
   AGENT_HTTP_HOST: z.string().default('0.0.0.0'),
-  AGENT_HTTP_PORT: port.default(8081),
   AGENT_METRICS_PORT: port.default(8091),
-  AGENT_MAX_ROOMS: z.coerce.number().int().min(1).max(10_000).default(50),
-  AGENT_IDLE_PROCESSES: z.coerce.number().int().min(1).max(32).default(2),
+  AGENT_PROCESSES: z.coerce.number().int().min(1).max(256).default(availableParallelism()),
+  AGENT_MAX_ROOMS: z.coerce.number().int().min(1).max(10_000).default(25),
+  AGENT_IDLE_TRACK_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   AGENT_CONTROL_IDENTITIES: z
     .string()
     .default('')
@@ -148,13 +148,12 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     log: logSection(e),
     livekit: livekitSection(e),
     catalog: e.MUSIC_CATALOG,
-    http: { host: e.AGENT_HTTP_HOST, port: e.AGENT_HTTP_PORT },
-    metricsPort: e.AGENT_METRICS_PORT,
+    http: { host: e.AGENT_HTTP_HOST, port: e.AGENT_METRICS_PORT },
+    processes: e.AGENT_PROCESSES,
     maxRooms: e.AGENT_MAX_ROOMS,
     controlIdentities: e.AGENT_CONTROL_IDENTITIES,
     emptyRoomMs: e.AGENT_EMPTY_ROOM_MS,
-    idleProcesses: e.AGENT_IDLE_PROCESSES,
-    audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS },
+    audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS, idleMs: e.AGENT_IDLE_TRACK_MS },
     ffmpegPath: e.FFMPEG_PATH,
     songTimeouts: { startTimeoutMs: e.SONG_START_TIMEOUT_MS, stallTimeoutMs: e.SONG_STALL_TIMEOUT_MS },
     crossfadeMs: Math.round(e.CROSSFADE_SECONDS * 1000),

@@ -1,52 +1,85 @@
-/** `npm run agent`: the Roomcast agent worker. Checks its setup, then hands over to the agents CLI. */
+/**
+ * `npm run agent`: the Roomcast agent worker. Checks its setup, then runs AGENT_PROCESSES host
+ * processes (default: one per core), each a LiveKit agent worker that plays many rooms
+ * (hostProcess.ts), and restarts one that dies. This process plays nothing itself: it keeps the
+ * metrics of all of them and serves /metrics and /healthz.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { cli, ServerOptions } from '@livekit/agents';
 import { loadAgentConfig } from '../config.js';
 import { resolveFfmpeg } from '../ffmpeg.js';
 import { createLogger } from '../log.js';
 import { Catalog } from '../music/catalog.js';
 import { startupStep } from '../startup.js';
-import { agentParticipantName } from '../protocol/messages.js';
-import { METRICS_PORT_ENV, collectJobMetrics, createAgentMetrics } from './metrics.js';
 import { startOpsServer } from '../ops/httpServer.js';
-import { LIVEKIT_TARGET_LOAD, roomLoad } from './workerLoad.js';
+import { METRICS_PORT_ENV, collectJobMetrics, createAgentMetrics } from './metrics.js';
 
 const config = await startupStep(() => loadAgentConfig());
 const log = createLogger('agent', config.log);
 const ffmpeg = await startupStep(() => resolveFfmpeg(config.ffmpegPath));
 const catalog = await startupStep(() => Catalog.load(config.catalog));
-log.info({ ffmpeg: ffmpeg.origin, songs: catalog.songs.length, agentName: config.livekit.agentName }, 'starting agent worker');
+log.info({ ffmpeg: ffmpeg.origin, songs: catalog.songs.length, agentName: config.livekit.agentName, processes: config.processes, maxRoomsPerProcess: config.maxRooms }, 'starting agent worker');
 
-// Job processes are forked from this one and inherit the variable that tells them where to report.
 const metrics = createAgentMetrics();
-process.env[METRICS_PORT_ENV] = String(await collectJobMetrics(metrics));
-await startupStep(() => startOpsServer({ host: config.http.host, port: config.metricsPort, registry: metrics.registry, unhealthy: () => undefined }));
+const metricsPort = await collectJobMetrics(metrics);
+const HOST_SCRIPT = fileURLToPath(new URL('./hostProcess.js', import.meta.url));
+/** A host that died is started again after this, doubling while it keeps dying young. */
+const RESTART_MS = [500, 1_000, 2_000, 5_000, 10_000];
+/** A host that lived this long had a real life: its next death restarts it at once again. */
+const HEALTHY_LIFE_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
 
-/**
- * The framework kills a job process that is not initialised in 10 s and starts another. On a
- * loaded machine, starting Node with rtc-node and the catalog takes longer: the bench's 20-room
- * soak logged a timed-out start every 10 s for minutes, each one costing the CPU it lacked.
- */
-const JOB_PROCESS_INIT_TIMEOUT_MS = 30_000;
+interface Host {
+  index: number;
+  child: ChildProcess;
+  ready: boolean;
+  startedAt: number;
+  restarts: number;
+}
 
-cli.runApp(
-  new ServerOptions({
-    agent: fileURLToPath(new URL('../src/livekit/musicAgent.js', import.meta.url)),
-    agentName: config.livekit.agentName,
-    wsURL: config.livekit.url,
-    apiKey: config.livekit.apiKey,
-    apiSecret: config.livekit.apiSecret,
+const hosts: Host[] = [];
+let stopping = false;
+
+function startHost(index: number, restarts = 0): void {
+  const child = fork(HOST_SCRIPT, [], { env: { ...process.env, ROOMCAST_HOST_INDEX: String(index), [METRICS_PORT_ENV]: String(metricsPort) }, stdio: 'inherit' });
+  const host: Host = { index, child, ready: false, startedAt: Date.now(), restarts };
+  hosts[index] = host;
+  child.on('message', (message: { ready?: boolean }) => {
+    if (message?.ready) host.ready = true;
+  });
+  child.on('exit', (code, signal) => {
+    metrics.hostGone(child.pid ?? -1);
+    if (stopping) return;
+    const young = Date.now() - host.startedAt < HEALTHY_LIFE_MS;
+    const next = young ? host.restarts + 1 : 0;
+    const delayMs = RESTART_MS[Math.min(next, RESTART_MS.length - 1)] as number;
+    log.error({ host: index, pid: child.pid, code, signal, restartInMs: delayMs }, 'host process exited: its rooms are gone; starting another');
+    setTimeout(() => !stopping && startHost(index, next), delayMs);
+  });
+}
+
+for (let i = 0; i < config.processes; i++) startHost(i);
+
+await startupStep(() =>
+  startOpsServer({
     host: config.http.host,
     port: config.http.port,
-    loadFunc: async (worker) => {
-      metrics.activeRooms.set(worker.activeJobs.length);
-      return roomLoad(worker.activeJobs.length, config.maxRooms);
-    },
-    loadThreshold: LIVEKIT_TARGET_LOAD,
-    numIdleProcesses: config.idleProcesses,
-    initializeProcessTimeout: JOB_PROCESS_INIT_TIMEOUT_MS,
-    requestFunc: async (req) => {
-      await req.accept(agentParticipantName(config.livekit.agentName), `agent-${req.id}`);
-    },
+    registry: metrics.registry,
+    unhealthy: () => (hosts.some((h) => h.ready && h.child.exitCode === null) ? undefined : 'no host process is registered with LiveKit'),
   }),
 );
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    stopping = true;
+    log.info({ signal }, 'agent worker stopping');
+    const running = hosts.filter((h) => h.child.exitCode === null && h.child.signalCode === null);
+    const exited = running.map((h) => new Promise((resolve) => h.child.once('exit', resolve)));
+    for (const h of running) h.child.kill('SIGTERM');
+    const force = setTimeout(() => running.forEach((h) => h.child.kill('SIGKILL')), STOP_GRACE_MS);
+    void Promise.all(exited).then(() => {
+      clearTimeout(force);
+      process.exit(0);
+    });
+  });
+}

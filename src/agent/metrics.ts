@@ -1,7 +1,7 @@
 /**
- * The agent's Prometheus metrics. Rooms run in job processes of @livekit/agents, which the worker
- * forks and owns, so job processes report events as small UDP datagrams on 127.0.0.1 to the
- * worker process, which keeps the counters and serves /metrics for all of them.
+ * The agent's Prometheus metrics. Rooms play in host processes (AGENT_PROCESSES of them) that the
+ * agent's main process forks and owns, so host processes report events as small UDP datagrams on
+ * 127.0.0.1 to the main process, which keeps the counters and serves /metrics for all of them.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -10,9 +10,11 @@ export type AgentMetricEvent =
   | { kind: 'command'; command: string; ok: boolean; seconds: number }
   | { kind: 'track'; source: string; outcome: string }
   | { kind: 'underrun'; source: string }
-  | { kind: 'reconnect'; source: string };
+  | { kind: 'reconnect'; source: string }
+  /** A host process's room count (`host`: its pid). */
+  | { kind: 'rooms'; host: number; rooms: number };
 
-/** The variable through which job processes learn where to report. */
+/** The variable through which host processes learn where to report. */
 export const METRICS_PORT_ENV = 'ROOMCAST_METRICS_UDP_PORT';
 
 export function createAgentMetrics() {
@@ -30,9 +32,14 @@ export function createAgentMetrics() {
   const underruns = new Counter({ name: 'roomcast_agent_underruns_total', help: 'Gaps the room heard: a source (or the native audio queue: source=playout) ran dry while playing', labelNames: ['source'] as const, registers: [registry] });
   const reconnects = new Counter({ name: 'roomcast_agent_source_reconnects_total', help: 'Sessions of a generative source (Lyria) restored after a drop', labelNames: ['source'] as const, registers: [registry] });
   const activeRooms = new Gauge({ name: 'roomcast_agent_rooms_active', help: 'Rooms this worker plays in', registers: [registry] });
+  const roomsByHost = new Map<number, number>();
   return {
     registry,
-    activeRooms,
+    /** A host process that exited has no rooms left. */
+    hostGone(pid: number): void {
+      roomsByHost.delete(pid);
+      activeRooms.set([...roomsByHost.values()].reduce((a, b) => a + b, 0));
+    },
     record(event: AgentMetricEvent): void {
       switch (event.kind) {
         case 'command':
@@ -48,6 +55,10 @@ export function createAgentMetrics() {
         case 'reconnect':
           reconnects.inc({ source: event.source });
           break;
+        case 'rooms':
+          roomsByHost.set(event.host, event.rooms);
+          activeRooms.set([...roomsByHost.values()].reduce((a, b) => a + b, 0));
+          break;
       }
     },
   };
@@ -55,7 +66,7 @@ export function createAgentMetrics() {
 
 export type AgentMetrics = ReturnType<typeof createAgentMetrics>;
 
-/** In the worker process: receives job processes' events; returns the UDP port. */
+/** In the main process: receives host processes' events; returns the UDP port. */
 export async function collectJobMetrics(metrics: AgentMetrics): Promise<number> {
   const socket = createSocket('udp4');
   socket.on('message', (data) => {
@@ -70,7 +81,7 @@ export async function collectJobMetrics(metrics: AgentMetrics): Promise<number> 
   return socket.address().port;
 }
 
-/** In a job process: sends events to the worker process (a no-op when it does not listen). */
+/** In a host process: sends events to the main process (a no-op when it does not listen). */
 export class MetricsReporter {
   private readonly socket: Socket | undefined;
   private readonly port: number;

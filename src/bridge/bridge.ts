@@ -36,8 +36,8 @@ const SESSION_EXPIRY_S = 24 * 3600;
 /** At most one restoring delivery per room in this long. */
 const RECONCILE_INTERVAL_MS = 5_000;
 /**
- * An agent is ready only once its track is published, so one seen without it this long has lost
- * it: after a LiveKit restart the SDK can rejoin the new room yet fail to republish.
+ * A playing agent publishes its track before its first frame, so one seen playing without it this
+ * long has lost it: after a LiveKit restart the SDK can rejoin the new room yet fail to republish.
  */
 const TRACKLESS_AGENT_MS = 10_000;
 /**
@@ -386,10 +386,13 @@ export class Bridge {
   /**
    * An agent that plays to nobody still looks present and playing: remove it from the room, so
    * that the room counts as lost and is restored with a fresh agent. True when it was removed.
+   * A paused or stopped agent has no track on purpose (it unpublishes when idle); one that says
+   * nothing of its state is not a working Roomcast agent either.
    */
   private removedTracklessAgent(room: string, view: RoomView): boolean {
     const agent = view.agent;
-    if (!agent || agent.publishing || !this.owns(room)) {
+    const shouldPublish = agent !== undefined && (agent.state.state === 'playing' || agent.state.state === undefined);
+    if (!agent || agent.publishing || !shouldPublish || !this.owns(room)) {
       this.tracklessSince.delete(room);
       return false;
     }

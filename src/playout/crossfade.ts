@@ -1,7 +1,6 @@
 /** Crossfading two songs frame by frame: equal-power gains, so the overlap does not dip in level. */
 import { AudioFrame } from '@livekit/rtc-node';
-import { CHANNELS, SAMPLE_RATE } from './decoder.js';
-import { SAMPLES_PER_FRAME } from './framer.js';
+import { CHANNELS, SAMPLE_RATE, SAMPLES_PER_FRAME } from './audioFormat.js';
 
 /**
  * `outgoing` fading out and `incoming` fading in across one frame, the fade having progressed from

@@ -14,15 +14,9 @@
  */
 import { AudioFrame } from '@livekit/rtc-node';
 import { concatSamples } from './samples.js';
+import type { NativeAudioSink } from './audioFormat.js';
 
 const FRAMES_PER_CAPTURE = 2;
-
-/** What the frames go to: an rtc-node AudioSource. */
-export interface NativeAudioSink {
-  captureFrame(frame: AudioFrame): Promise<void>;
-  /** Audio queued natively and not played yet (ms). */
-  readonly queuedDuration: number;
-}
 
 export class DeclickSink {
   private held: AudioFrame | undefined;

@@ -1,16 +1,15 @@
 /** Decodes any input ffmpeg reads (file path or http(s) URL) to 48 kHz stereo s16le PCM, as it arrives. */
 import { spawn } from 'node:child_process';
 import { resolveFfmpeg } from '../ffmpeg.js';
-
-export const SAMPLE_RATE = 48_000;
-export const CHANNELS = 2;
-export const BYTES_PER_SAMPLE = 2;
+import { CHANNELS, SAMPLE_RATE } from './audioFormat.js';
 
 export interface DecodeOptions {
   signal: AbortSignal;
   ffmpegPath?: string | undefined;
   /** Gain applied while decoding (loudness normalisation). */
   gainDb?: number | undefined;
+  /** Told the ffmpeg process's pid once it is spawned (logs, tests that check it exits). */
+  onSpawn?: ((pid: number | undefined) => void) | undefined;
 }
 
 export class DecodeError extends Error {
@@ -28,9 +27,10 @@ function ffmpegArgs(input: string, gainDb: number | undefined): string[] {
  * Yields raw PCM chunks. Ends when the input ends; throws DecodeError when ffmpeg fails or
  * produces no audio. Aborting the signal kills ffmpeg and ends the iteration quietly.
  */
-export async function* decodePcm(input: string, { signal, ffmpegPath, gainDb }: DecodeOptions): AsyncGenerator<Buffer> {
+export async function* decodePcm(input: string, { signal, ffmpegPath, gainDb, onSpawn }: DecodeOptions): AsyncGenerator<Buffer> {
   if (signal.aborted) return;
   const child = spawn(resolveFfmpeg(ffmpegPath).path, ffmpegArgs(input, gainDb), { stdio: ['ignore', 'pipe', 'pipe'] });
+  onSpawn?.(child.pid);
   const onAbort = () => child.kill('SIGKILL');
   signal.addEventListener('abort', onAbort, { once: true });
   let stderr = '';

@@ -1,9 +1,7 @@
 /** Cuts a PCM byte stream into fixed-length AudioFrames for `AudioSource.captureFrame`. */
 import { AudioFrame } from '@livekit/rtc-node';
-import { BYTES_PER_SAMPLE, CHANNELS, SAMPLE_RATE } from './decoder.js';
+import { BYTES_PER_SAMPLE, CHANNELS, SAMPLE_RATE, SAMPLES_PER_FRAME } from './audioFormat.js';
 
-export const FRAME_MS = 20;
-export const SAMPLES_PER_FRAME = (SAMPLE_RATE * FRAME_MS) / 1000;
 const FRAME_BYTES = SAMPLES_PER_FRAME * CHANNELS * BYTES_PER_SAMPLE;
 
 /**

@@ -3,7 +3,7 @@
  * so it never clicks.
  */
 import { AudioFrame } from '@livekit/rtc-node';
-import type { FrameSink } from '../sources/source.js';
+import type { FrameSink } from './audioFormat.js';
 
 export class VolumeSink implements FrameSink {
   private gain = 1;

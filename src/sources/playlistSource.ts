@@ -11,9 +11,10 @@ import { NO_MUSIC, type TrackEndReason, type TrackEvent, type TrackInfo } from '
 import type { Logger } from '../log.js';
 import { DecodeError, decodePcm } from '../playout/decoder.js';
 import type { Loudness } from '../playout/loudness.js';
-import { FRAME_MS, toFrames } from '../playout/framer.js';
+import { toFrames } from '../playout/framer.js';
+import { FRAME_MS, type FrameSink } from '../playout/audioFormat.js';
 import { crossfadeFrame } from '../playout/crossfade.js';
-import { gate, SourceError, type FrameSink, type MusicSource, type SourceEvents, type SourceStatus } from './source.js';
+import { gate, SourceError, type MusicSource, type SourceEvents, type SourceStatus } from './source.js';
 
 export interface PlaylistStatus extends SourceStatus {
   filter: SongFilter;
@@ -321,10 +322,11 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   /** Starts decoding a song; its first frame is decoded ahead and waits in `first`. */
   private open(song: Song, queued: boolean): OpenedTrack {
     const abort = new AbortController();
-    const { ffmpegPath, loudness } = this.options;
+    const { ffmpegPath, loudness, log } = this.options;
+    const onSpawn = (pid: number | undefined) => log.debug({ decoderPid: pid, track: song.id }, 'decoder started');
     const frames = (async function* () {
       const gainDb = await loudness?.gainDb(song).catch(() => undefined);
-      yield* toFrames(decodePcm(song.url, { signal: abort.signal, ffmpegPath, gainDb }));
+      yield* toFrames(decodePcm(song.url, { signal: abort.signal, ffmpegPath, gainDb, onSpawn }));
     })();
     const first = frames.next();
     first.catch(() => undefined); // reported when the track is played

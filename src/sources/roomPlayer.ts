@@ -12,9 +12,9 @@ import { NO_MUSIC, type Confirmation, type SourceKind, type SourceNotice, type S
 import { LyriaSource } from './lyria/lyriaSource.js';
 import { defaultPrompts } from './lyria/prompts.js';
 import { PlaylistSource, trackInfo } from './playlistSource.js';
-import { VolumeSink } from '../playout/volume.js';
+import type { VolumeSink } from '../playout/volume.js';
 import { Loudness } from '../playout/loudness.js';
-import { SourceError, type FrameSink, type MusicSource, type SourceStatus } from './source.js';
+import { SourceError, type MusicSource, type SourceStatus } from './source.js';
 
 export type MusicEvent = TrackEvent | SourceStateEvent | SourceNotice;
 
@@ -28,7 +28,8 @@ export interface RoomPlayerEvents {
 }
 
 export interface RoomPlayerDeps {
-  sink: FrameSink;
+  /** The head of the room's sink chain (playout/sinkChain.ts). */
+  sink: VolumeSink;
   catalog: Catalog;
   config: AgentConfig;
   log: Logger;
@@ -46,7 +47,7 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
 
   constructor(private readonly deps: RoomPlayerDeps) {
     super();
-    this.sink = new VolumeSink(deps.sink);
+    this.sink = deps.sink;
     const { loudness, ffmpegPath } = deps.config;
     this.loudness = loudness ? new Loudness({ ...loudness, ffmpegPath }) : undefined;
   }

@@ -3,15 +3,7 @@
  * the sink takes them, reports track and state events, and takes the transport commands.
  */
 import type { EventEmitter } from 'node:events';
-import type { AudioFrame } from '@livekit/rtc-node';
 import type { SourceKind, SourceNotice, SourceStateEvent, TrackEvent, TrackInfo } from '../protocol/messages.js';
-
-/** Where sources write (through the room's volume, to a DeclickSink). */
-export interface FrameSink {
-  captureFrame(frame: AudioFrame): Promise<void>;
-  /** Stops the music at once without a click; `resumes`: it will go on where it stopped (pause). */
-  fadeOut(options?: { resumes?: boolean }): Promise<void>;
-}
 
 export type PlaybackState = 'playing' | 'paused' | 'stopped';
 

@@ -134,11 +134,12 @@ export interface RoomcastProc extends Proc {
 }
 
 export async function startAgent(env: RoomcastEnv, name = 'agent', script = 'src/agent/main.js'): Promise<RoomcastProc> {
-  const [port, metricsPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+  const metricsPort = await freePort('127.0.0.1');
   const proc = startProcess(name, process.execPath, [join(DIST, script), 'start'], {
     ...roomcastEnv(env),
     AGENT_HTTP_HOST: '127.0.0.1',
-    AGENT_HTTP_PORT: String(port),
+    // The stock agent of the bench (@livekit/agents) serves its own health endpoint there.
+    AGENT_HTTP_PORT: String(await freePort('127.0.0.1')),
     AGENT_METRICS_PORT: String(metricsPort),
   });
   await proc.waitFor(/registered worker/, 30_000);

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/music/catalog.js';
 import type { TrackEvent } from '../../src/protocol/messages.js';
 import { PlaylistSource } from '../../src/sources/playlistSource.js';
-import type { FrameSink } from '../../src/sources/source.js';
+import type { FrameSink } from '../../src/playout/audioFormat.js';
 import { toneLevel } from '../harness/spectrum.js';
 import { makeToneCatalog } from '../harness/tones.js';
 

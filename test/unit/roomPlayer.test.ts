@@ -9,9 +9,10 @@ import { loadAgentConfig } from '../../src/config.js';
 import { Catalog } from '../../src/music/catalog.js';
 import { parseCommand, type Command } from '../../src/protocol/commands.js';
 import { RoomPlayer } from '../../src/sources/roomPlayer.js';
+import { VolumeSink } from '../../src/playout/volume.js';
 import { makeToneCatalog } from '../harness/tones.js';
 
-const sink = {
+const pacedSink = {
   captureFrame: (_frame: AudioFrame) => new Promise<void>((r) => setTimeout(r, 2)),
   fadeOut: async () => undefined,
 };
@@ -26,7 +27,7 @@ let player: RoomPlayer | undefined;
 afterEach(() => player?.close());
 
 async function makePlayer(extraEnv: Record<string, string> = {}) {
-  player = new RoomPlayer({ sink, catalog: await Catalog.load(tones.path), config: loadAgentConfig({ ...env, ...extraEnv }), log: pino({ level: 'silent' }) });
+  player = new RoomPlayer({ sink: new VolumeSink(pacedSink), catalog: await Catalog.load(tones.path), config: loadAgentConfig({ ...env, ...extraEnv }), log: pino({ level: 'silent' }) });
   return player;
 }
 

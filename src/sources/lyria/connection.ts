@@ -9,9 +9,8 @@ import { GoogleGenAI, type LiveMusicGenerationConfig, type LiveMusicServerMessag
 import { scrub } from '../../log.js';
 import { toGenerationConfig, type LyriaSettings, type WeightedPrompt } from '../../protocol/lyriaSettings.js';
 import { concatSamples } from '../../playout/samples.js';
+import { CHANNELS, SAMPLE_RATE } from '../../playout/audioFormat.js';
 
-export const OUTPUT_RATE = 48_000;
-export const OUTPUT_CHANNELS = 2;
 
 export interface LyriaEndpoint {
   apiKey: string;
@@ -36,8 +35,8 @@ export class LyriaConnectError extends Error {
 
 /** "audio/l16;rate=44100;channels=1" → { rate: 44100, channels: 1 }; Lyria's default is 48 kHz stereo. */
 export function parseAudioMime(mime: string | undefined): { rate: number; channels: number } {
-  const rate = Number(/rate=(\d+)/i.exec(mime ?? '')?.[1] ?? OUTPUT_RATE);
-  const channels = Number(/channels=(\d+)/i.exec(mime ?? '')?.[1] ?? OUTPUT_CHANNELS);
+  const rate = Number(/rate=(\d+)/i.exec(mime ?? '')?.[1] ?? SAMPLE_RATE);
+  const channels = Number(/channels=(\d+)/i.exec(mime ?? '')?.[1] ?? CHANNELS);
   return { rate, channels };
 }
 
@@ -171,13 +170,13 @@ export class LyriaConnection {
     // One copy into an aligned buffer (Buffer.from may hand out an odd offset into its pool);
     // s16le matches the byte order of every platform Node and rtc-node run on.
     const samples = new Int16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + (bytes.length & ~1)));
-    const stereo = channels === OUTPUT_CHANNELS ? samples : toStereo(samples, channels);
-    if (rate === OUTPUT_RATE) return stereo;
+    const stereo = channels === CHANNELS ? samples : toStereo(samples, channels);
+    if (rate === SAMPLE_RATE) return stereo;
     if (this.resampler?.inputRate !== rate) {
       this.resampler?.close();
-      this.resampler = new AudioResampler(rate, OUTPUT_RATE, OUTPUT_CHANNELS);
+      this.resampler = new AudioResampler(rate, SAMPLE_RATE, CHANNELS);
     }
-    const frames = this.resampler.push(new AudioFrame(stereo, rate, OUTPUT_CHANNELS, stereo.length / OUTPUT_CHANNELS));
+    const frames = this.resampler.push(new AudioFrame(stereo, rate, CHANNELS, stereo.length / CHANNELS));
     return concatSamples(frames.map((f) => f.data));
   }
 }

@@ -9,10 +9,10 @@ import { AudioFrame } from '@livekit/rtc-node';
 import type { Logger } from '../../log.js';
 import { RESET_SETTINGS, type LyriaSettings, type WeightedPrompt } from '../../protocol/lyriaSettings.js';
 import type { SourceNotice } from '../../protocol/messages.js';
-import { SAMPLES_PER_FRAME } from '../../playout/framer.js';
+import { CHANNELS, SAMPLE_RATE, SAMPLES_PER_FRAME, type FrameSink } from '../../playout/audioFormat.js';
 import { JitterBuffer } from '../../playout/jitterBuffer.js';
-import { gate, SourceError, type FrameSink, type MusicSource, type SourceEvents, type SourceStatus } from '../source.js';
-import { LyriaConnection, OUTPUT_CHANNELS, OUTPUT_RATE, type LyriaEndpoint } from './connection.js';
+import { gate, SourceError, type MusicSource, type SourceEvents, type SourceStatus } from '../source.js';
+import { LyriaConnection, type LyriaEndpoint } from './connection.js';
 import { promptSteps } from './prompts.js';
 
 export interface LyriaOptions extends LyriaEndpoint {
@@ -59,8 +59,8 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
     private readonly options: LyriaOptions,
   ) {
     super();
-    const framesPerMs = OUTPUT_RATE / 1000;
-    this.buffer = new JitterBuffer(OUTPUT_CHANNELS, options.prebufferMs * framesPerMs, options.maxBufferMs * framesPerMs);
+    const framesPerMs = SAMPLE_RATE / 1000;
+    this.buffer = new JitterBuffer(CHANNELS, options.prebufferMs * framesPerMs, options.maxBufferMs * framesPerMs);
   }
 
   status(): LyriaStatus {
@@ -72,7 +72,7 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
       connection: this.reconnecting ? 'reconnecting' : 'connected',
       underruns: this.buffer.underruns,
       reconnects: this.reconnects,
-      buffered_ms: Math.round((this.buffer.frames / OUTPUT_RATE) * 1000),
+      buffered_ms: Math.round((this.buffer.frames / SAMPLE_RATE) * 1000),
       ...(this.lastDrop ? { last_drop: this.lastDrop } : {}),
     };
   }
@@ -251,11 +251,11 @@ export class LyriaSource extends EventEmitter<SourceEvents> implements MusicSour
         await this.paused.promise;
         continue;
       }
-      const data = new Int16Array(SAMPLES_PER_FRAME * OUTPUT_CHANNELS);
+      const data = new Int16Array(SAMPLES_PER_FRAME * CHANNELS);
       const underruns = this.buffer.underruns;
       const audible = this.buffer.read(data);
       if (this.buffer.underruns > underruns) this.emit('underrun');
-      await this.sink.captureFrame(new AudioFrame(data, OUTPUT_RATE, OUTPUT_CHANNELS, SAMPLES_PER_FRAME));
+      await this.sink.captureFrame(new AudioFrame(data, SAMPLE_RATE, CHANNELS, SAMPLES_PER_FRAME));
       if (audible) this.firstAudio.open();
     }
   }

@@ -1,0 +1,50 @@
+/**
+ * A host process: registers with LiveKit as an agent worker and plays every room it is given, up
+ * to AGENT_MAX_ROOMS, in this one process (roomHost.ts). The agent's main process forks
+ * AGENT_PROCESSES of these (main.ts) and restarts one that dies.
+ */
+import { loadAgentConfig } from '../config.js';
+import { createLogger } from '../log.js';
+import { Catalog } from '../music/catalog.js';
+import { startupStep } from '../startup.js';
+import { MetricsReporter } from './metrics.js';
+import { RoomHost, roomOfError } from './roomHost.js';
+import { WorkerLink } from './workerLink.js';
+
+const config = await startupStep(() => loadAgentConfig());
+const log = createLogger('agent', config.log).child({ host: Number(process.env.ROOMCAST_HOST_INDEX ?? 0) });
+const catalog = await startupStep(() => Catalog.load(config.catalog));
+catalog.watch((result) => {
+  if ('error' in result) log.warn({ err: result.error, catalog: config.catalog }, 'catalog reload failed; keeping the songs there were');
+  else log.info({ songs: result.songs, catalog: config.catalog }, 'catalog reloaded');
+});
+
+const metrics = new MetricsReporter();
+const host = new RoomHost({ config, catalog, log, metrics });
+const link = new WorkerLink(config.livekit, host, log);
+host.attach(link);
+
+// Whatever throws in a room's code ends that room; the other rooms of this process play on.
+const contain = (kind: string) => (err: unknown) => {
+  const room = roomOfError();
+  if (room) host.failed(room, err);
+  else log.error({ err, kind }, 'error outside any room: this process carries on');
+};
+process.on('uncaughtException', contain('uncaughtException'));
+process.on('unhandledRejection', contain('unhandledRejection'));
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal, rooms: host.roomCount }, 'host process stopping: leaving its rooms');
+  await host.drain();
+  link.close();
+  process.exit(0);
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal));
+// The main process went away without a word: rooms must not play on unsupervised.
+process.on('disconnect', () => void stop('parent gone'));
+
+await link.start();
+process.send?.({ ready: true });

@@ -1,0 +1,178 @@
+/**
+ * The rooms one host process plays: each an rtc-node `Room` with its RoomSession, all on one
+ * event loop and one FFI client. Owns which jobs this process has taken (offered, joining,
+ * playing) and what it tells LiveKit about its load; the link to LiveKit (workerLink.ts) only
+ * carries messages.
+ *
+ * One room's failure stays in its room: a join that fails, a session that throws, or an exception
+ * from the room's code anywhere in its async work (traced with AsyncLocalStorage, see
+ * `roomOfError`) ends that room alone; the bridge sees its agent gone and restores the room.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Room, RoomEvent } from '@livekit/rtc-node';
+import type { Job } from '@livekit/protocol';
+import type { AgentConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Catalog } from '../music/catalog.js';
+import { AGENT_ATTRIBUTE, agentParticipantName } from '../protocol/messages.js';
+import type { MetricsReporter } from './metrics.js';
+import { RoomSession } from './roomSession.js';
+import type { JobClaim, WorkerLink, WorkerLinkHandlers } from './workerLink.js';
+import { roomLoad } from './workerLoad.js';
+
+/** An offer taken but never assigned (the server gave it to another worker) is let go after this. */
+const OFFER_HOLD_MS = 10_000;
+
+export interface RoomHostDeps {
+  config: AgentConfig;
+  catalog: Catalog;
+  log: Logger;
+  metrics: MetricsReporter;
+}
+
+const roomScope = new AsyncLocalStorage<HostedRoom>();
+
+/** The hosted room whose code was running when `err` was thrown (or rejected), if any. */
+export function roomOfError(): HostedRoom | undefined {
+  return roomScope.getStore();
+}
+
+export class RoomHost implements WorkerLinkHandlers {
+  private readonly rooms = new Map<string, HostedRoom>();
+  /** Jobs offered and claimed, not assigned yet: they count towards the load already. */
+  private readonly claimed = new Map<string, NodeJS.Timeout>();
+  private link: WorkerLink | undefined;
+  private draining = false;
+
+  constructor(private readonly deps: RoomHostDeps) {}
+
+  attach(link: WorkerLink): void {
+    this.link = link;
+  }
+
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  offer(job: Job): JobClaim | undefined {
+    if (this.draining || this.rooms.size + this.claimed.size >= this.deps.config.maxRooms) return undefined;
+    this.claimed.set(
+      job.id,
+      setTimeout(() => this.unclaim(job.id), OFFER_HOLD_MS),
+    );
+    this.link?.reportStatus();
+    return { identity: `agent-${job.id}`, name: agentParticipantName(this.deps.config.livekit.agentName) };
+  }
+
+  assigned(job: Job, url: string, token: string): void {
+    clearTimeout(this.claimed.get(job.id));
+    this.claimed.delete(job.id);
+    const name = job.room?.name ?? '';
+    const hosted = new HostedRoom(job.id, name, this.deps, (error) => this.ended(hosted, error));
+    this.rooms.set(job.id, hosted);
+    this.report();
+    roomScope.run(hosted, () => void hosted.start(url, token));
+  }
+
+  terminated(jobId: string): void {
+    void this.rooms.get(jobId)?.end('LiveKit ended the job');
+  }
+
+  load(): { load: number; full: boolean } {
+    const taken = this.rooms.size + this.claimed.size;
+    return { load: roomLoad(taken, this.deps.config.maxRooms), full: this.draining || taken >= this.deps.config.maxRooms };
+  }
+
+  /** An exception from a room's code: that room ends, the others play on. */
+  failed(hosted: HostedRoom, err: unknown): void {
+    hosted.log.error({ err }, 'room failed: ending it (the other rooms of this process play on)');
+    void hosted.end('room failed', (err as Error)?.message ?? String(err));
+  }
+
+  /** Takes no more rooms and leaves every room. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    this.link?.reportStatus();
+    await Promise.allSettled([...this.rooms.values()].map((r) => r.end('worker stopping')));
+  }
+
+  private unclaim(jobId: string): void {
+    this.claimed.delete(jobId);
+    this.link?.reportStatus();
+  }
+
+  private ended(hosted: HostedRoom, error: string | undefined): void {
+    this.rooms.delete(hosted.jobId);
+    this.link?.jobEnded(hosted.jobId, error);
+    this.report();
+  }
+
+  private report(): void {
+    this.link?.reportStatus();
+    this.deps.metrics.report({ kind: 'rooms', host: process.pid, rooms: this.rooms.size });
+  }
+}
+
+/** One room this process plays in: joins, publishes, announces itself, and leaves once. */
+export class HostedRoom {
+  readonly log: Logger;
+  private readonly room = new Room();
+  private readonly session: RoomSession;
+  private ending: Promise<void> | undefined;
+
+  constructor(
+    readonly jobId: string,
+    readonly name: string,
+    private readonly deps: RoomHostDeps,
+    private readonly onEnded: (error: string | undefined) => void,
+  ) {
+    this.log = deps.log.child({ room: name, job: jobId });
+    this.session = new RoomSession(this.room, { catalog: deps.catalog, config: deps.config, log: this.log, metrics: deps.metrics });
+  }
+
+  async start(url: string, token: string): Promise<void> {
+    try {
+      this.session.listen();
+      this.room.on(RoomEvent.Disconnected, () => void this.end('disconnected from the room'));
+      await this.room.connect(url, token, { autoSubscribe: false, dynacast: false });
+      if (this.ending || this.givesWay()) return;
+      await this.session.publish();
+      // Once more: an agent that joined meanwhile may have the smaller identity.
+      if (this.ending || this.givesWay()) return;
+      await this.session.announceReady();
+      this.session.leaveWhenEmpty(() => void this.end('room empty'));
+      this.log.info('joined room');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'could not join the room');
+      await this.end('join failed', (err as Error).message);
+    }
+  }
+
+  /** Leaves the room and frees what it held; once, whatever asks first. */
+  end(reason: string, error?: string): Promise<void> {
+    this.ending ??= (async () => {
+      this.log.info({ reason }, 'leaving room');
+      await this.session.close().catch((err: Error) => this.log.warn({ err: err.message }, 'room session did not close cleanly'));
+      await this.room.disconnect().catch(() => undefined);
+      this.onEnded(error);
+      this.log.info('left room');
+    })();
+    return this.ending;
+  }
+
+  /**
+   * At most one Roomcast agent plays in a room (two bridges may dispatch at once). A joining agent
+   * gives way to one that is ready, or, when neither is, to the one with the smaller identity.
+   */
+  private givesWay(): boolean {
+    const { agentName } = this.deps.config.livekit;
+    const me = this.room.localParticipant?.identity ?? '';
+    const other = [...this.room.remoteParticipants.values()].some(
+      (p) => p.name === agentParticipantName(agentName) && (p.attributes[AGENT_ATTRIBUTE] === agentName || p.identity < me),
+    );
+    if (!other) return false;
+    this.log.warn('another Roomcast agent is in the room: leaving it to that one');
+    void this.end('another Roomcast agent is in the room');
+    return true;
+  }
+}
