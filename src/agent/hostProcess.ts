@@ -6,6 +6,9 @@
 import { loadAgentConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { Catalog } from '../music/catalog.js';
+import { createLoudness } from '../playout/loudness.js';
+import { useFfmpegLauncher } from '../playout/ffmpegRunner.js';
+import { watchEventLoop } from './eventLoop.js';
 import { startupStep } from '../startup.js';
 import { MetricsReporter } from './metrics.js';
 import { RoomHost, roomOfError } from './roomHost.js';
@@ -15,12 +18,16 @@ const config = await startupStep(() => loadAgentConfig());
 const log = createLogger('agent', config.log).child({ host: Number(process.env.ROOMCAST_HOST_INDEX ?? 0) });
 const catalog = await startupStep(() => Catalog.load(config.catalog));
 catalog.watch((result) => {
-  if ('error' in result) log.warn({ err: result.error, catalog: config.catalog }, 'catalog reload failed; keeping the songs there were');
-  else log.info({ songs: result.songs, catalog: config.catalog }, 'catalog reloaded');
+  if ('error' in result) log.warn({ catalog: config.catalog, err: result.error }, 'catalog reload failed; keeping the songs there were');
+  else log.info({ catalog: config.catalog, songs: result.songs }, 'catalog reloaded');
 });
 
+// ffmpeg is started by a small launcher process: forking this one would stall every room.
+const stopLauncher = useFfmpegLauncher((problem) => log.warn(problem));
+watchEventLoop(log);
+
 const metrics = new MetricsReporter();
-const host = new RoomHost({ config, catalog, log, metrics });
+const host = new RoomHost({ config, catalog, log, metrics, loudness: createLoudness(config) });
 const link = new WorkerLink(config.livekit, host, log);
 host.attach(link);
 
@@ -40,6 +47,7 @@ const stop = async (signal: string) => {
   log.info({ signal, rooms: host.roomCount }, 'host process stopping: leaving its rooms');
   await host.drain();
   link.close();
+  stopLauncher();
   process.exit(0);
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal));

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { CHANNELS, SAMPLE_RATE, type NativeAudioSink } from '../playout/audioFormat.js';
 
 export const MUSIC_TRACK_NAME = 'music';
+const FIRST_FRAME_GRACE_MS = 30_000;
 
 export interface MusicTrackOptions {
   bitrate: number;
@@ -20,10 +21,13 @@ export interface MusicTrackOptions {
 
 export class MusicTrack implements NativeAudioSink {
   private source: AudioSource | undefined;
+  private track: LocalAudioTrack | undefined;
   private trackSid: string | undefined;
-  /** Publishing and unpublishing happen one at a time, in order. */
-  private transition: Promise<void> = Promise.resolve();
+  /** One publish at a time. An unpublish runs on its own: a frame never waits for one. */
+  private publishing: Promise<void> = Promise.resolve();
   private lastFrameAt = 0;
+  /** No frame yet since the track was published: the first song may take a while on a busy host. */
+  private awaitingFirstFrame = true;
   private idleCheck: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -43,6 +47,7 @@ export class MusicTrack implements NativeAudioSink {
 
   async captureFrame(frame: AudioFrame): Promise<void> {
     this.lastFrameAt = performance.now();
+    this.awaitingFirstFrame = false;
     if (!this.source) await this.publish();
     // Closed meanwhile: the frame goes nowhere.
     await this.source?.captureFrame(frame);
@@ -50,7 +55,7 @@ export class MusicTrack implements NativeAudioSink {
 
   /** Publishes now (the room's first start would otherwise wait for it). */
   publish(): Promise<void> {
-    this.transition = this.transition.then(async () => {
+    this.publishing = this.publishing.then(async () => {
       if (this.source || this.closed) return;
       const source = new AudioSource(SAMPLE_RATE, CHANNELS, this.options.queueMs);
       const track = LocalAudioTrack.createAudioTrack(MUSIC_TRACK_NAME, source);
@@ -58,46 +63,60 @@ export class MusicTrack implements NativeAudioSink {
       const startedAt = performance.now();
       const publication = await this.participant.publishTrack(track, options);
       this.source = source;
+      this.track = track;
       this.trackSid = publication.sid;
       this.lastFrameAt = performance.now();
       this.watchIdle();
       this.log.info({ bitrate: this.options.bitrate, ms: Math.round(performance.now() - startedAt) }, 'music track published');
     });
-    return this.transition;
+    return this.publishing;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.idleCheck);
+    await this.publishing;
     await this.unpublish('closing');
   }
 
+  /**
+   * Idle: no frame for `idleMs`. A track that has had no frame at all since it was published
+   * waits FIRST_FRAME_GRACE_MS at least: a room's first song can take seconds to come out of
+   * ffmpeg on a loaded host, and unpublishing just before it only costs a second publish.
+   */
   private watchIdle(): void {
     const { idleMs } = this.options;
     if (idleMs <= 0) return;
+    this.awaitingFirstFrame = true;
     clearInterval(this.idleCheck);
     this.idleCheck = setInterval(() => {
-      if (performance.now() - this.lastFrameAt >= idleMs) void this.unpublish('idle');
+      const limit = this.awaitingFirstFrame ? Math.max(idleMs, FIRST_FRAME_GRACE_MS) : idleMs;
+      if (performance.now() - this.lastFrameAt >= limit) void this.unpublish('idle');
     }, Math.min(1_000, idleMs / 2));
     this.idleCheck.unref();
   }
 
-  /** The track is gone at once (a frame from now on publishes anew); its teardown is queued. */
-  private unpublish(why: string): Promise<void> {
+  /**
+   * The track is gone at once: a frame from now on publishes a new one without waiting for this
+   * one's teardown (on a loaded host, unpublishTrack was seen taking seconds).
+   */
+  private async unpublish(why: string): Promise<void> {
     clearInterval(this.idleCheck);
-    const { source, trackSid } = this;
+    const { track, trackSid } = this;
     this.source = undefined;
+    this.track = undefined;
     this.trackSid = undefined;
-    this.transition = this.transition.then(async () => {
-      if (!source || !trackSid) return;
-      try {
-        if (this.participant.trackPublications.has(trackSid)) await this.participant.unpublishTrack(trackSid, true);
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'could not unpublish the music track');
-      }
-      await source.close().catch(() => undefined);
-      if (why === 'idle') this.log.info({ idleMs: this.options.idleMs }, 'music track unpublished while idle');
-    });
-    return this.transition;
+    if (!track || !trackSid) return;
+    const startedAt = performance.now();
+    try {
+      if (this.participant.trackPublications.has(trackSid)) await this.participant.unpublishTrack(trackSid, true);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not unpublish the music track');
+    }
+    // Closing the track (and its source with it) frees the native audio source. Closing only the
+    // source left its capture task feeding silence for the life of the process: 3–4 ms/s for
+    // every track a host process had ever published.
+    await track.close(true).catch(() => undefined);
+    if (why === 'idle') this.log.info({ idleMs: this.options.idleMs, ms: Math.round(performance.now() - startedAt) }, 'music track unpublished while idle');
   }
 }

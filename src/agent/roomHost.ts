@@ -14,20 +14,31 @@ import type { Job } from '@livekit/protocol';
 import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../music/catalog.js';
+import type { Loudness } from '../playout/loudness.js';
 import { AGENT_ATTRIBUTE, agentParticipantName } from '../protocol/messages.js';
 import type { MetricsReporter } from './metrics.js';
 import { RoomSession } from './roomSession.js';
+import { stopNativeLogCapture } from './nativeLogs.js';
 import type { JobClaim, WorkerLink, WorkerLinkHandlers } from './workerLink.js';
 import { roomLoad } from './workerLoad.js';
 
 /** An offer taken but never assigned (the server gave it to another worker) is let go after this. */
 const OFFER_HOLD_MS = 10_000;
 
+/**
+ * For the end-to-end test of room isolation only: `<room>:<ms>` makes that room's code throw, once
+ * per process, `ms` after it joined (an uncaught exception and an unhandled rejection, as a bug
+ * would). Unset in every real deployment.
+ */
+const TEST_FAULT = /^(.+):(\d+)$/.exec(process.env.ROOMCAST_TEST_FAULT ?? '');
+let testFaultThrown = false;
+
 export interface RoomHostDeps {
   config: AgentConfig;
   catalog: Catalog;
   log: Logger;
   metrics: MetricsReporter;
+  loudness?: Loudness | undefined;
 }
 
 const roomScope = new AsyncLocalStorage<HostedRoom>();
@@ -127,7 +138,7 @@ export class HostedRoom {
     private readonly onEnded: (error: string | undefined) => void,
   ) {
     this.log = deps.log.child({ room: name, job: jobId });
-    this.session = new RoomSession(this.room, { catalog: deps.catalog, config: deps.config, log: this.log, metrics: deps.metrics });
+    this.session = new RoomSession(this.room, { ...deps, log: this.log });
   }
 
   async start(url: string, token: string): Promise<void> {
@@ -135,6 +146,7 @@ export class HostedRoom {
       this.session.listen();
       this.room.on(RoomEvent.Disconnected, () => void this.end('disconnected from the room'));
       await this.room.connect(url, token, { autoSubscribe: false, dynacast: false });
+      stopNativeLogCapture();
       if (this.ending || this.givesWay()) return;
       await this.session.publish();
       // Once more: an agent that joined meanwhile may have the smaller identity.
@@ -142,6 +154,13 @@ export class HostedRoom {
       await this.session.announceReady();
       this.session.leaveWhenEmpty(() => void this.end('room empty'));
       this.log.info('joined room');
+      if (TEST_FAULT?.[1] === this.name && !testFaultThrown) {
+        testFaultThrown = true;
+        setTimeout(() => {
+          void Promise.reject(new Error('test fault: a rejected promise in the room'));
+          throw new Error('test fault: an exception in the room');
+        }, Number(TEST_FAULT[2]));
+      }
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'could not join the room');
       await this.end('join failed', (err as Error).message);

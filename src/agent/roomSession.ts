@@ -20,6 +20,7 @@ import {
   type Confirmation,
 } from '../protocol/messages.js';
 import { buildSinkChain } from '../playout/sinkChain.js';
+import type { Loudness } from '../playout/loudness.js';
 import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
 import type { MetricsReporter } from './metrics.js';
 import { AttributeUpdates } from './attributeUpdates.js';
@@ -34,6 +35,8 @@ export interface RoomSessionDeps {
   config: AgentConfig;
   log: Logger;
   metrics: MetricsReporter;
+  /** Shared by the rooms of a host process: a song is measured once, whichever room plays it. */
+  loudness?: Loudness | undefined;
 }
 
 export class RoomSession {
@@ -90,7 +93,7 @@ export class RoomSession {
     this.track = new MusicTrack(this.localParticipant(), audio, this.deps.log);
     await this.track.publish();
     const sink = buildSinkChain(this.track, () => this.deps.metrics.report({ kind: 'underrun', source: 'playout' }));
-    this.player = new RoomPlayer({ sink, catalog: this.deps.catalog, config: this.deps.config, log: this.deps.log });
+    this.player = new RoomPlayer({ sink, catalog: this.deps.catalog, config: this.deps.config, log: this.deps.log, loudness: this.deps.loudness });
     this.player.on('event', (event) => this.onPlayerEvent(event));
     this.player.on('status', () => this.attributes.changed('state'));
     this.player.on('underrun', (source) => this.deps.metrics.report({ kind: 'underrun', source }));

@@ -1,7 +1,7 @@
 /** Decodes any input ffmpeg reads (file path or http(s) URL) to 48 kHz stereo s16le PCM, as it arrives. */
-import { spawn } from 'node:child_process';
 import { resolveFfmpeg } from '../ffmpeg.js';
 import { CHANNELS, SAMPLE_RATE } from './audioFormat.js';
+import { FFMPEG_OUTPUT, ffmpegRunner } from './ffmpegRunner.js';
 
 export interface DecodeOptions {
   signal: AbortSignal;
@@ -20,7 +20,7 @@ function ffmpegArgs(input: string, gainDb: number | undefined): string[] {
   // Reconnect after a dropped connection, but give up within seconds: a song that cannot be had
   // fails and the next one plays (the player also fails a decoder that goes quiet).
   const network = /^https?:\/\//i.test(input) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '2', '-rw_timeout', '10000000'] : [];
-  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...network, '-i', input, '-vn', ...(gainDb ? ['-af', `volume=${gainDb.toFixed(2)}dB`] : []), '-f', 's16le', '-acodec', 'pcm_s16le', '-ac', String(CHANNELS), '-ar', String(SAMPLE_RATE), 'pipe:1'];
+  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...network, '-i', input, '-vn', ...(gainDb ? ['-af', `volume=${gainDb.toFixed(2)}dB`] : []), '-f', 's16le', '-acodec', 'pcm_s16le', '-ac', String(CHANNELS), '-ar', String(SAMPLE_RATE), FFMPEG_OUTPUT];
 }
 
 /**
@@ -29,33 +29,22 @@ function ffmpegArgs(input: string, gainDb: number | undefined): string[] {
  */
 export async function* decodePcm(input: string, { signal, ffmpegPath, gainDb, onSpawn }: DecodeOptions): AsyncGenerator<Buffer> {
   if (signal.aborted) return;
-  const child = spawn(resolveFfmpeg(ffmpegPath).path, ffmpegArgs(input, gainDb), { stdio: ['ignore', 'pipe', 'pipe'] });
-  onSpawn?.(child.pid);
-  const onAbort = () => child.kill('SIGKILL');
+  const run = ffmpegRunner().run(resolveFfmpeg(ffmpegPath).path, ffmpegArgs(input, gainDb));
+  void run.pid.then(onSpawn);
+  const onAbort = () => run.kill();
   signal.addEventListener('abort', onAbort, { once: true });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-2000);
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('close', (code) => resolve(code));
-    child.once('error', (err) => {
-      stderr += err.message;
-      resolve(-1);
-    });
-  });
   let bytes = 0;
   try {
-    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    for await (const chunk of run.output) {
       bytes += chunk.length;
       yield chunk;
     }
-    const code = await exited;
+    const { code, stderr } = await run.exited;
     if (signal.aborted) return;
     if (code !== 0) throw new DecodeError(`ffmpeg failed on ${input} (exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`);
     if (bytes === 0) throw new DecodeError(`no audio decoded from ${input}`);
   } finally {
     signal.removeEventListener('abort', onAbort);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    run.kill();
   }
 }

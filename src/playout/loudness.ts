@@ -3,12 +3,12 @@
  * R128 integrated, LUFS). The gain comes from the file's ReplayGain tag when it has one, else from
  * a measurement with ffmpeg's ebur128 filter, made once per song and cached on disk.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseFile } from 'music-metadata';
 import type { Song } from '../music/catalog.js';
 import { resolveFfmpeg } from '../ffmpeg.js';
+import { ffmpegRunner } from './ffmpegRunner.js';
 
 /** ReplayGain 2.0 values are relative to this loudness. */
 const REPLAYGAIN_REFERENCE_LUFS = -18;
@@ -101,20 +101,17 @@ export class Loudness {
   }
 }
 
+/** The loudness cache a process's rooms share, when normalisation is on. */
+export function createLoudness(config: { loudness?: { targetLufs: number; cacheFile: string } | undefined; ffmpegPath?: string | undefined }): Loudness | undefined {
+  return config.loudness ? new Loudness({ ...config.loudness, ffmpegPath: config.ffmpegPath }) : undefined;
+}
+
 const cacheKey = (song: Song) => `${song.id}\u0000${song.url}`;
 
 /** Integrated loudness of a whole input with ffmpeg's ebur128 filter; undefined when it fails. */
-export function measureLufs(input: string, ffmpegPath?: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn(resolveFfmpeg(ffmpegPath).path, ['-hide_banner', '-nostdin', '-i', input, '-vn', '-af', 'ebur128', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
-    });
-    child.once('error', () => resolve(undefined));
-    child.once('close', (code) => {
-      const match = /Integrated loudness:\s+I:\s+(-?[\d.]+|-inf) LUFS/.exec(stderr);
-      resolve(code === 0 && match && match[1] !== '-inf' ? Number(match[1]) : undefined);
-    });
-  });
+export async function measureLufs(input: string, ffmpegPath?: string): Promise<number | undefined> {
+  const run = ffmpegRunner().run(resolveFfmpeg(ffmpegPath).path, ['-hide_banner', '-nostdin', '-i', input, '-vn', '-af', 'ebur128', '-f', 'null', '-']);
+  const { code, stderr } = await run.exited;
+  const match = /Integrated loudness:\s+I:\s+(-?[\d.]+|-inf) LUFS/.exec(stderr);
+  return code === 0 && match && match[1] !== '-inf' ? Number(match[1]) : undefined;
 }

@@ -13,7 +13,7 @@ import { LyriaSource } from './lyria/lyriaSource.js';
 import { defaultPrompts } from './lyria/prompts.js';
 import { PlaylistSource, trackInfo } from './playlistSource.js';
 import type { VolumeSink } from '../playout/volume.js';
-import { Loudness } from '../playout/loudness.js';
+import { createLoudness, type Loudness } from '../playout/loudness.js';
 import { SourceError, type MusicSource, type SourceStatus } from './source.js';
 
 export type MusicEvent = TrackEvent | SourceStateEvent | SourceNotice;
@@ -33,6 +33,8 @@ export interface RoomPlayerDeps {
   catalog: Catalog;
   config: AgentConfig;
   log: Logger;
+  /** The host process's loudness cache, shared by its rooms (made from config when absent). */
+  loudness?: Loudness | undefined;
 }
 
 type Outcome = Omit<Confirmation, 'type' | 'request_id'>;
@@ -48,8 +50,7 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
   constructor(private readonly deps: RoomPlayerDeps) {
     super();
     this.sink = deps.sink;
-    const { loudness, ffmpegPath } = deps.config;
-    this.loudness = loudness ? new Loudness({ ...loudness, ffmpegPath }) : undefined;
+    this.loudness = deps.loudness ?? createLoudness(deps.config);
   }
 
   status(): RoomStatus {

@@ -22,7 +22,7 @@ import { concatSamples } from '../../src/playout/samples.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const ROOM_COUNTS = (process.env.BENCH_ROOMS ?? '1,10,50').split(',').map(Number);
-const SOAK_ROOMS = Number(process.env.BENCH_SOAK_ROOMS ?? 20);
+const SOAK_ROOMS = Number(process.env.BENCH_SOAK_ROOMS ?? 40);
 const SOAK_MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
 const BRIDGE_RATES = (process.env.BENCH_BRIDGE_RATES ?? '500,1000,2000').split(',').map(Number);
 /**
@@ -298,7 +298,7 @@ async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: num
  * processes kept ahead of demand) is measured first at each step and subtracted.
  */
 async function costPerRoom(rc: Roomcast) {
-  const rows: Array<{ rooms: number; started: number; cpuMsPerAudioSecondPerRoom: number; byPart: Record<ThreadPart, number>; idleCpuMsPerSecond: number; rssMiB: number; processes: number; underruns: number }> = [];
+  const rows: Array<{ rooms: number; started: number; cpuMsPerAudioSecondPerRoom: number; byPart: Record<ThreadPart, number>; idleCpuMsPerSecond: number; rssMiB: number; idleRssMiB?: number; memoryPerRoomMiB?: number; processes: number; idleProcesses?: number; underruns: number }> = [];
   const pid = rc.agent.child.pid as number;
   const seconds = 15;
   // Each step ends at rest too (closeRooms).
@@ -325,12 +325,39 @@ async function costPerRoom(rc: Roomcast) {
       byPart: Object.fromEntries(Object.entries(busy.parts).map(([k, ms]) => [k, Math.round(((ms - idle.parts[k as ThreadPart]) / Math.max(1, started)) * 10) / 10])) as Record<ThreadPart, number>,
       idleCpuMsPerSecond: Math.round(idle.msPerSecond),
       rssMiB: Math.round(busy.rssMiB),
+      idleRssMiB: Math.round(idle.rssMiB),
+      memoryPerRoomMiB: Math.round(((busy.rssMiB - idle.rssMiB) / Math.max(1, started)) * 10) / 10,
       processes: busy.processes,
+      idleProcesses: idle.processes,
       underruns,
     });
     await closeRooms(rc, rooms);
   }
   return rows;
+}
+
+/**
+ * What a room costs while its music is paused or stopped (its agent stays): PAUSED_ROOMS rooms
+ * start, then half are paused and half stopped; after IDLE_WAIT_MS (Roomcast unpublishes an idle
+ * track after AGENT_IDLE_TRACK_MS, 5 s) the tree's CPU over 15 s, minus its CPU at rest before.
+ * The stock agent has no pause: all its rooms are stopped.
+ */
+const PAUSED_ROOMS = 10;
+const IDLE_WAIT_MS = 10_000;
+async function idleRoomCost(rc: Roomcast, canPause: boolean) {
+  const pid = rc.agent.child.pid as number;
+  await settled(pid);
+  const idle = await cpuRate(pid, 5);
+  const rooms = Array.from({ length: PAUSED_ROOMS }, (_, i) => `bench-paused-${i}`);
+  for (const room of rooms) await rc.app.send(room, { type: 'start_continuous_music', genre: 'long' }, 60_000).final.catch(() => undefined);
+  await sleep(5_000);
+  await Promise.all(rooms.map((room, i) => rc.app.send(room, { type: canPause && i % 2 === 0 ? 'pause_music' : 'stop_continuous_music' }, 60_000).final.catch(() => undefined)));
+  await sleep(IDLE_WAIT_MS);
+  const busy = await cpuRate(pid, 15);
+  const api = roomService(rc);
+  const tracks = (await Promise.all(rooms.map((room) => api.listParticipants(room).catch(() => [])))).flat().filter((p) => p.tracks.length > 0).length;
+  await closeRooms(rc, rooms);
+  return { rooms: PAUSED_ROOMS, cpuMsPerSecondPerRoom: Math.round(((busy.msPerSecond - idle.msPerSecond) / PAUSED_ROOMS) * 10) / 10, agentsPublishing: tracks, idleCpuMsPerSecond: Math.round(idle.msPerSecond), idleRssMiB: Math.round(idle.rssMiB), idleProcesses: idle.processes };
 }
 
 /** The worker's underrun counter (all sources), or NaN for an agent without metrics (the stock one). */
@@ -352,13 +379,17 @@ async function closeRooms(rc: Roomcast, rooms: string[]): Promise<void> {
   await settled(rc.agent.child.pid as number);
 }
 
-/** Job processes both agents keep started ahead (AGENT_IDLE_PROCESSES). */
+/** Job processes the stock agent keeps started ahead (AGENT_IDLE_PROCESSES). */
 const IDLE_PROCESSES = 2;
+/** Roomcast's host processes (AGENT_PROCESSES): one per core, as shipped. */
+const HOST_PROCESSES = cpus().length;
 /**
- * A worker tree at rest, for both agents: the worker, the framework's inference process (it starts
- * one whenever @livekit/local-inference loads) and the idle job processes.
+ * A worker tree at rest. Roomcast: the main process and its host processes. Stock: the worker,
+ * the framework's inference process (it starts one whenever @livekit/local-inference loads) and
+ * the idle job processes.
  */
-const RESTING_PROCESSES = 2 + IDLE_PROCESSES;
+const RESTING_PROCESSES = { roomcast: 1 + HOST_PROCESSES, stock: 2 + IDLE_PROCESSES };
+let restingProcesses = RESTING_PROCESSES.roomcast;
 
 /**
  * Waits (at most 3 min) until a worker tree is at rest: the job processes of deleted rooms have
@@ -371,7 +402,7 @@ async function settled(pid: number): Promise<void> {
   const endAt = Date.now() + 180_000;
   for (; Date.now() < endAt; await sleep(2_000)) {
     const tree = footprint(pid);
-    if (tree.ffmpeg === 0 && tree.processes <= RESTING_PROCESSES) break;
+    if (tree.ffmpeg === 0 && tree.processes <= restingProcesses) break;
   }
   for (let last = Infinity; Date.now() < endAt; ) {
     const { msPerSecond } = await cpuRate(pid, 2);
@@ -763,35 +794,37 @@ async function startStock(): Promise<Roomcast> {
 }
 
 /** The figures measured for both agents, Roomcast's then the stock one, in the same run. */
-async function sideBySide(rc: Roomcast) {
+async function sideBySide(rc: Roomcast, canPause: boolean) {
   return {
     start: await figure('start', () => startLatency(rc)),
     skip: await figure('skip', () => skipLatency(rc)),
     gaps: await figure('gaps', () => transitionGaps(rc)),
     cost: await figure('cost', () => costPerRoom(rc)),
+    idle: await figure('idle', () => idleRoomCost(rc, canPause)),
   };
 }
 
 async function measure() {
   // Rooms of the cost and soak figures play without listeners: their agents must stay (the
   // figures delete their rooms when done).
-  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '7200000', AGENT_IDLE_PROCESSES: String(IDLE_PROCESSES) }, undefined, {}, { quiet: true });
+  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '7200000', AGENT_PROCESSES: String(HOST_PROCESSES) }, undefined, {}, { quiet: true });
   let roomcast;
   let bridge;
   let soaked;
   try {
     // The bridge first: the cost figure leaves the machine busy with many job processes.
     bridge = await figure('bridge', () => bridgeThroughput(rc));
-    roomcast = await sideBySide(rc);
+    roomcast = await sideBySide(rc, true);
     soaked = await figure('soak', () => soak(rc));
   } finally {
     await rc.stop();
   }
   if (ONLY && !ONLY.includes('stock')) return { roomcast, bridge, soaked, stock: undefined };
+  restingProcesses = RESTING_PROCESSES.stock;
   const stockRc = await startStock();
   try {
     console.log('stock agent');
-    return { roomcast, bridge, soaked, stock: await sideBySide(stockRc) };
+    return { roomcast, bridge, soaked, stock: await sideBySide(stockRc, false) };
   } finally {
     await stockRc.stop();
   }

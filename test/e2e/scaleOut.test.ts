@@ -25,14 +25,10 @@ const SCRIPT = [
   { type: 'set_volume', volume: 60 },
 ];
 const HEARD_ROOMS = ROOMS.slice(0, 3);
-/**
- * A worker starts one job process at a time (@livekit/agents), about 1 s each on an idle 2-core
- * machine and several seconds once rooms play: a burst of cold rooms is served from processes
- * started ahead (AGENT_IDLE_PROCESSES, more than the share of one worker: LiveKit does not split
- * jobs evenly), as an operator expecting bursts would configure it.
- */
+/** Each worker runs two host processes, each registered with LiveKit on its own. */
+const HOST_PROCESSES = 2;
 const AGENT_ENV = {
-  AGENT_IDLE_PROCESSES: '14',
+  AGENT_PROCESSES: String(HOST_PROCESSES),
   // 20 rooms that start at once each open and measure songs: on 2 cores the first song may take
   // longer than the default 5 s to come out of ffmpeg. This test is about commands, not CPU.
   LOUDNESS_NORMALIZATION: 'false',
@@ -57,7 +53,7 @@ beforeAll(async () => {
   ]);
   // The first bridge must know of the second before the burst, or both would take every room.
   await rc.bridge.waitFor(/"replicas":\["[^"]+","[^"]+"\]/, 15_000);
-  const warm = (p: RoomcastProc) => countLines(p, /"msg":"job runner initialized"/) >= Number(AGENT_ENV.AGENT_IDLE_PROCESSES);
+  const warm = (p: RoomcastProc) => countLines(p, /"msg":"registered worker"/) >= HOST_PROCESSES;
   for (let waited = 0; !(warm(rc.agent) && warm(agent2)) && waited < 90_000; waited += 500) await new Promise((r) => setTimeout(r, 500));
 });
 
@@ -107,7 +103,7 @@ describe('scale-out', () => {
     const failed = replies.filter((r) => r.status !== 'done');
     expect(failed.map((r) => `${r.request_id}: ${r.message}`)).toEqual([]);
 
-    // The workers relay their job processes' output: the last lines can trail the replies.
+    // The host processes' log lines can trail the replies.
     let applied = appliedPerRoom();
     for (let waited = 0; waited < 10_000 && ROOMS.some((r) => (applied.get(r)?.length ?? 0) < SCRIPT.length + 1 - Number(HEARD_ROOMS.includes(r))); waited += 200) {
       await new Promise((r) => setTimeout(r, 200));
