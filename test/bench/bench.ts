@@ -384,11 +384,12 @@ const IDLE_PROCESSES = 2;
 /** Roomcast's host processes (AGENT_PROCESSES): one per core, as shipped. */
 const HOST_PROCESSES = cpus().length;
 /**
- * A worker tree at rest. Roomcast: the main process and its host processes. Stock: the worker,
+ * A worker tree at rest. Roomcast: the main process, its host processes and their ffmpeg
+ * launchers. Stock: the worker,
  * the framework's inference process (it starts one whenever @livekit/local-inference loads) and
  * the idle job processes.
  */
-const RESTING_PROCESSES = { roomcast: 1 + HOST_PROCESSES, stock: 2 + IDLE_PROCESSES };
+const RESTING_PROCESSES = { roomcast: 1 + 2 * HOST_PROCESSES, stock: 2 + IDLE_PROCESSES };
 let restingProcesses = RESTING_PROCESSES.roomcast;
 
 /**
@@ -593,7 +594,9 @@ function report(results: Awaited<ReturnType<typeof measure>>): string {
     return `| ${name} | ${cell(r)} | ${cell(k)} | ${k?.runs && r ? ratio(r.median, k.median) : '–'} | ${target} |`;
   };
   const costRow = (r: CostRow, k: CostRow | undefined) =>
-    `| ${r.rooms} (${r.started} started / ${k?.started ?? '–'}) | ${r.cpuMsPerAudioSecondPerRoom} | ${k?.cpuMsPerAudioSecondPerRoom ?? '–'} | ${ratio(r.cpuMsPerAudioSecondPerRoom, k?.cpuMsPerAudioSecondPerRoom ?? 0)} | ${r.rssMiB} | ${k?.rssMiB ?? '–'} | ${r.processes} / ${k?.processes ?? '–'} | ${r.underruns} |`;
+    `| ${r.rooms} (${r.started} started / ${k?.started ?? '–'}) | ${r.cpuMsPerAudioSecondPerRoom} | ${k?.cpuMsPerAudioSecondPerRoom ?? '–'} | ${ratio(r.cpuMsPerAudioSecondPerRoom, k?.cpuMsPerAudioSecondPerRoom ?? 0)} | ${r.memoryPerRoomMiB ?? '–'} | ${k?.memoryPerRoomMiB ?? '–'} | ${r.rssMiB} / ${k?.rssMiB ?? '–'} | ${r.processes} / ${k?.processes ?? '–'} | ${r.underruns} |`;
+  const idleRow = (name: string, f: Partial<Figures> | undefined) =>
+    f?.idle ? `| ${name} | ${f.idle.cpuMsPerSecondPerRoom} | ${f.idle.agentsPublishing} of ${f.idle.rooms} | ${f.idle.idleRssMiB} MiB, ${f.idle.idleProcesses} processes, ${f.idle.idleCpuMsPerSecond} ms/s |` : `| ${name} | – | – | – |`;
   return `# Benchmarks
 
 Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, on the real stack (livekit-server, Mosquitto, the bridge and one agent
@@ -629,27 +632,29 @@ ${gapDetails('Roomcast', roomcast.gaps)}${stock?.gaps ? gapDetails('stock', stoc
 
 ## Cost per playing room (one worker)
 
-| playing rooms | CPU ms per audio s per room, Roomcast | stock | ratio | worker tree memory (MiB), Roomcast | stock | processes in the tree (Roomcast / stock) | Roomcast underruns |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| playing rooms | CPU ms per audio s per room, Roomcast | stock | ratio | memory per room (MiB), Roomcast | stock | worker tree memory (MiB, Roomcast / stock) | processes in the tree (Roomcast / stock) | Roomcast underruns |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${roomcast.cost.map((r, i) => costRow(r, stock?.cost?.[i])).join('\n')}
+
+Memory per room: the tree's resident memory while the rooms play minus the same tree at rest just
+before, divided by the rooms that started. Targets at 10 rooms: CPU ≤ 0.6 × stock, memory ≤ 20 MiB per room.
 
 Where it goes, by thread (same windows, ms per audio second per room, Roomcast / stock):
 
 ${partsTable(roomcast.cost, stock?.cost)}
 
 Per-room CPU is the worker tree's CPU over 15 s while the rooms play songs of a minute (from 10 s
-after the last start, once the job processes started ahead meanwhile have loaded), minus its CPU
+after the last start, once the stock agent's job processes started ahead meanwhile have loaded), minus its CPU
 at rest just before (once steady), divided by the rooms that started (decoding, framing, Opus
 encoding and WebRTC sending included). Songs of a minute, because with the 3-second test songs each room would also start an
 ffmpeg every 3 seconds: Debian's ffmpeg spends about 70 ms of CPU starting (dynamically linking
 its libraries; perf: 15% of a playing room's samples in \`ld-linux\`), ~20 ms per second of audio
-that real songs of minutes do not cost. Each job
-process is a Node.js process of @livekit/agents, and the worker keeps \`AGENT_IDLE_PROCESSES\` (2)
-started ahead. Rooms are started one after another, and deleted after each step (their agents
-leave, their processes end). Where fewer rooms started than asked, or the tree holds fewer
-processes than rooms, the machine was past its capacity: job processes were not scheduled in time
-(the framework's "process not scheduled" and "event loop blocked" warnings), some rooms never got
-an agent and some agents' processes ended; the CPU figure of such a row is not a per-room cost. Underruns: times the native audio queue ran
+that real songs of minutes do not cost. Roomcast's worker is one main process and
+\`AGENT_PROCESSES\` host processes (one per core: ${HOST_PROCESSES} here), each playing many rooms, each
+with a small ffmpeg launcher process; the stock agent runs every room in a job process of
+@livekit/agents and keeps \`AGENT_IDLE_PROCESSES\` (2) started ahead. Rooms are started one after
+another, and deleted after each step (their agents leave). Where fewer rooms started than asked,
+the machine was past its capacity; the CPU figure of such a row is not a per-room cost. Underruns: times the native audio queue ran
 dry while music played (\`roomcast_agent_underruns_total\`; the stock agent does not count them).
 The native queue is 20 ms by default (\`AUDIO_QUEUE_MS\`), for short skips; past the machine's
 capacity, a short queue turns late job processes into more dropouts (the 50-room step of the full
@@ -657,6 +662,21 @@ run at 1ee562b, with 50 ms, counted 10760): a worker run near its capacity is be
 longer one.
 
 Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
+
+## A paused or stopped room
+
+${PAUSED_ROOMS} rooms start, then half are paused and half stopped (the stock agent, which has no pause:
+all stopped); ${IDLE_WAIT_MS / 1000} s later, the worker tree's CPU over 15 s minus its CPU at rest before. Roomcast
+unpublishes a track that has had no frame for \`AGENT_IDLE_TRACK_MS\` (5 s) and publishes it again
+with the music; the stock agent's track stays published, and rtc-node feeds it 10 ms of silence
+every 10 ms (rust-sdks #433), which WebRTC encodes and sends.
+
+| agent | CPU ms/s per idle room | agents still publishing a track | worker tree at rest |
+| --- | --- | --- | --- |
+${idleRow('Roomcast', roomcast)}
+${idleRow('stock', stock)}
+
+Target: ≤ 2 ms/s per paused or stopped room; a worker at rest ≤ 150 MiB per host process and ≤ 10 ms/s.
 
 ## Bridge
 
