@@ -47,6 +47,8 @@ const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.
   BRIDGE_HTTP_HOST: z.string().default('0.0.0.0'),
   BRIDGE_HTTP_PORT: port.default(8090),
   STATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  BRIDGE_RATE_LIMIT: z.coerce.number().min(0).max(100_000).default(20),
+  BRIDGE_RATE_BURST: z.coerce.number().int().min(1).max(100_000).default(40),
   LISTENER_PAGE: z.stringbool().default(false),
   LISTENER_LIVEKIT_URL: z.string().regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL that browsers reach').optional(),
 });
@@ -138,6 +140,7 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env) {
     resultTimeoutMs: e.COMMAND_RESULT_TIMEOUT_MS,
     http: { host: e.BRIDGE_HTTP_HOST, port: e.BRIDGE_HTTP_PORT },
     statePollMs: e.STATE_POLL_MS,
+    rateLimit: { perSecond: e.BRIDGE_RATE_LIMIT, burst: e.BRIDGE_RATE_BURST },
     listenerPage: e.LISTENER_PAGE ? { livekitUrl: e.LISTENER_LIVEKIT_URL ?? e.LIVEKIT_URL.replace(/^http/, 'ws') } : undefined,
   };
 }

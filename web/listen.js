@@ -49,8 +49,13 @@ async function leave() {
   setJoined(false);
 }
 
-/** Plays the track and measures it: level and dominant frequency, as a test or a person checks it. */
+/**
+ * Plays the track and measures it: level and dominant frequency, as a test or a person checks it.
+ * The agent unpublishes its track while the music is paused or stopped and publishes a new one
+ * when it comes back: the new track replaces the old one here.
+ */
 function play(track) {
+  analysis?.stop();
   const element = track.attach();
   document.body.appendChild(element);
   const context = new AudioContext();

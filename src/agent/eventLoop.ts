@@ -10,7 +10,7 @@ const WINDOW_MS = 10_000;
 const STALL_WARN_MS = 100;
 
 export function watchEventLoop(log: Logger): () => void {
-  const delay = monitorEventLoopDelay({ resolution: 5 });
+  const delay = monitorEventLoopDelay({ resolution: 20 });
   delay.enable();
   const timer = setInterval(() => {
     const maxMs = Math.round(delay.max / 1e6);

@@ -18,6 +18,7 @@ import { NoAgentError, type RoomView } from './roomAgents.js';
 import { nextDesired, type DesiredState } from '../protocol/desired.js';
 import { RoomWatcher, STOPPED_NO_AGENT } from './roomWatcher.js';
 import { Presence } from './presence.js';
+import { SessionRateLimit } from './rateLimit.js';
 
 /** What the bridge needs from LiveKit (RoomAgents in production). */
 export interface AgentDelivery {
@@ -75,6 +76,7 @@ export class Bridge {
   /** Per room, the commands that will go in the next packet (collected while one is being sent). */
   private readonly outbox = new Map<string, Outgoing[]>();
   private readonly watcher: RoomWatcher;
+  private readonly rateLimit: SessionRateLimit;
   private readonly desired = new Map<string, DesiredState>();
   private readonly lastRestore = new Map<string, number>();
   /** When each room's agent was first seen without its track (rooms whose agent has it: absent). */
@@ -91,6 +93,7 @@ export class Bridge {
     private readonly metrics: BridgeMetrics,
   ) {
     this.topics = new Topics(config.mqtt.baseTopic);
+    this.rateLimit = new SessionRateLimit(config.rateLimit);
     this.watcher = new RoomWatcher({
       read: (room) => delivery.roomView(room),
       reconcile: (room, view) => this.reconcile(room, view),
@@ -199,6 +202,15 @@ export class Bridge {
 
     const sessionCheck = sessionIdSchema.safeParse(session);
     if (!sessionCheck.success) return fail('invalid_command', `session id in the topic ${sessionCheck.error.issues[0]?.message}`);
+    // Every payload counts, good or bad: parsing a flood is work too.
+    const admission = this.rateLimit.take(session);
+    if (!admission.ok) {
+      const { perSecond, burst } = this.config.rateLimit;
+      const reason = `more than ${perSecond} commands per second (bursts of ${burst}) from this session: refused, try again shortly`;
+      // One log line a second for a flooding session, not one per command.
+      if (admission.report) this.log.warn({ session_id: session, refused: admission.report, code: 'rate_limited' }, 'session over its rate limit: commands refused');
+      return reply({ ok: false, status: 'error', message: reason, error: { code: 'rate_limited', reason } });
+    }
     const parsed = parseCommand(payload);
     if (!parsed.ok) return fail('invalid_command', parsed.reason, parsed.type, parsed.requestId);
     const command = parsed.command;

@@ -223,20 +223,26 @@ class Recording {
 /** The length of a clock tick, the unit of CPU times in /proc (ms). */
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
-/** CPU time (ms) per process and resident memory (MiB) of a process tree, from /proc. */
-function usage(pid: number): { cpuMs: Map<number, number>; rssMiB: number } {
+/**
+ * CPU time (ms) per process and memory (MiB) of a process tree, from /proc. `rssMiB` adds up each
+ * process's resident memory, counting shared pages (ffmpeg's libraries, Node's binary) once per
+ * process; `pssMiB` shares them out among the processes that map them: what the tree costs.
+ */
+function usage(pid: number): { cpuMs: Map<number, number>; rssMiB: number; pssMiB: number } {
   const cpuMs = new Map<number, number>();
   let rssKiB = 0;
+  let pssKiB = 0;
   for (const { pid: p } of processTree(pid)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
       cpuMs.set(p, (Number(stat[11]) + Number(stat[12])) * TICK_MS);
       rssKiB += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      pssKiB += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
     } catch {
       // exited meanwhile
     }
   }
-  return { cpuMs, rssMiB: rssKiB / 1024 };
+  return { cpuMs, rssMiB: rssKiB / 1024, pssMiB: pssKiB / 1024 };
 }
 
 /** What a worker tree's threads do, by their names (libwebrtc and rtc-node name theirs). */
@@ -282,15 +288,15 @@ function threadTimes(pid: number): Map<string, { part: ThreadPart; ms: number }>
  * Threads are compared one by one: one that starts counts from zero, one that exits drops out
  * (job processes come and go).
  */
-async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: number; parts: Record<ThreadPart, number>; rssMiB: number; processes: number }> {
+async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: number; parts: Record<ThreadPart, number>; rssMiB: number; pssMiB: number; processes: number }> {
   const before = threadTimes(pid);
   await sleep(seconds * 1000);
   const after = threadTimes(pid);
-  const { rssMiB, cpuMs } = usage(pid);
+  const { rssMiB, pssMiB, cpuMs } = usage(pid);
   const parts = Object.fromEntries(Object.keys(THREAD_PARTS).map((k) => [k, 0])) as Record<ThreadPart, number>;
   for (const [key, { part, ms }] of after) parts[part] += (ms - (before.get(key)?.ms ?? 0)) / seconds;
   const msPerSecond = Object.values(parts).reduce((a, b) => a + b, 0);
-  return { msPerSecond, parts, rssMiB, processes: cpuMs.size };
+  return { msPerSecond, parts, rssMiB, pssMiB, processes: cpuMs.size };
 }
 
 /**
@@ -298,7 +304,7 @@ async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: num
  * processes kept ahead of demand) is measured first at each step and subtracted.
  */
 async function costPerRoom(rc: Roomcast) {
-  const rows: Array<{ rooms: number; started: number; cpuMsPerAudioSecondPerRoom: number; byPart: Record<ThreadPart, number>; idleCpuMsPerSecond: number; rssMiB: number; idleRssMiB?: number; memoryPerRoomMiB?: number; processes: number; idleProcesses?: number; underruns: number }> = [];
+  const rows: Array<{ rooms: number; started: number; cpuMsPerAudioSecondPerRoom: number; byPart: Record<ThreadPart, number>; idleCpuMsPerSecond: number; rssMiB: number; idleRssMiB?: number; pssMiB?: number; idlePssMiB?: number; memoryPerRoomMiB?: number; processes: number; idleProcesses?: number; underruns: number }> = [];
   const pid = rc.agent.child.pid as number;
   const seconds = 15;
   // Each step ends at rest too (closeRooms).
@@ -326,7 +332,9 @@ async function costPerRoom(rc: Roomcast) {
       idleCpuMsPerSecond: Math.round(idle.msPerSecond),
       rssMiB: Math.round(busy.rssMiB),
       idleRssMiB: Math.round(idle.rssMiB),
-      memoryPerRoomMiB: Math.round(((busy.rssMiB - idle.rssMiB) / Math.max(1, started)) * 10) / 10,
+      pssMiB: Math.round(busy.pssMiB),
+      idlePssMiB: Math.round(idle.pssMiB),
+      memoryPerRoomMiB: Math.round(((busy.pssMiB - idle.pssMiB) / Math.max(1, started)) * 10) / 10,
       processes: busy.processes,
       idleProcesses: idle.processes,
       underruns,
@@ -357,7 +365,7 @@ async function idleRoomCost(rc: Roomcast, canPause: boolean) {
   const api = roomService(rc);
   const tracks = (await Promise.all(rooms.map((room) => api.listParticipants(room).catch(() => [])))).flat().filter((p) => p.tracks.length > 0).length;
   await closeRooms(rc, rooms);
-  return { rooms: PAUSED_ROOMS, cpuMsPerSecondPerRoom: Math.round(((busy.msPerSecond - idle.msPerSecond) / PAUSED_ROOMS) * 10) / 10, agentsPublishing: tracks, idleCpuMsPerSecond: Math.round(idle.msPerSecond), idleRssMiB: Math.round(idle.rssMiB), idleProcesses: idle.processes };
+  return { rooms: PAUSED_ROOMS, cpuMsPerSecondPerRoom: Math.round(((busy.msPerSecond - idle.msPerSecond) / PAUSED_ROOMS) * 10) / 10, agentsPublishing: tracks, idleCpuMsPerSecond: Math.round(idle.msPerSecond), idleRssMiB: Math.round(idle.rssMiB), idlePssMiB: Math.round(idle.pssMiB), idleProcesses: idle.processes };
 }
 
 /** The worker's underrun counter (all sources), or NaN for an agent without metrics (the stock one). */
@@ -594,9 +602,9 @@ function report(results: Awaited<ReturnType<typeof measure>>): string {
     return `| ${name} | ${cell(r)} | ${cell(k)} | ${k?.runs && r ? ratio(r.median, k.median) : '–'} | ${target} |`;
   };
   const costRow = (r: CostRow, k: CostRow | undefined) =>
-    `| ${r.rooms} (${r.started} started / ${k?.started ?? '–'}) | ${r.cpuMsPerAudioSecondPerRoom} | ${k?.cpuMsPerAudioSecondPerRoom ?? '–'} | ${ratio(r.cpuMsPerAudioSecondPerRoom, k?.cpuMsPerAudioSecondPerRoom ?? 0)} | ${r.memoryPerRoomMiB ?? '–'} | ${k?.memoryPerRoomMiB ?? '–'} | ${r.rssMiB} / ${k?.rssMiB ?? '–'} | ${r.processes} / ${k?.processes ?? '–'} | ${r.underruns} |`;
+    `| ${r.rooms} (${r.started} started / ${k?.started ?? '–'}) | ${r.cpuMsPerAudioSecondPerRoom} | ${k?.cpuMsPerAudioSecondPerRoom ?? '–'} | ${ratio(r.cpuMsPerAudioSecondPerRoom, k?.cpuMsPerAudioSecondPerRoom ?? 0)} | ${r.memoryPerRoomMiB ?? '–'} | ${k?.memoryPerRoomMiB ?? '–'} | ${r.pssMiB ?? r.rssMiB} / ${k?.pssMiB ?? k?.rssMiB ?? '–'} | ${r.processes} / ${k?.processes ?? '–'} | ${r.underruns} |`;
   const idleRow = (name: string, f: Partial<Figures> | undefined) =>
-    f?.idle ? `| ${name} | ${f.idle.cpuMsPerSecondPerRoom} | ${f.idle.agentsPublishing} of ${f.idle.rooms} | ${f.idle.idleRssMiB} MiB, ${f.idle.idleProcesses} processes, ${f.idle.idleCpuMsPerSecond} ms/s |` : `| ${name} | – | – | – |`;
+    f?.idle ? `| ${name} | ${f.idle.cpuMsPerSecondPerRoom} | ${f.idle.agentsPublishing} of ${f.idle.rooms} | ${f.idle.idlePssMiB ?? '–'} MiB PSS (${f.idle.idleRssMiB} RSS), ${f.idle.idleProcesses} processes, ${f.idle.idleCpuMsPerSecond} ms/s |` : `| ${name} | – | – | – |`;
   return `# Benchmarks
 
 Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, on the real stack (livekit-server, Mosquitto, the bridge and one agent
@@ -632,12 +640,15 @@ ${gapDetails('Roomcast', roomcast.gaps)}${stock?.gaps ? gapDetails('stock', stoc
 
 ## Cost per playing room (one worker)
 
-| playing rooms | CPU ms per audio s per room, Roomcast | stock | ratio | memory per room (MiB), Roomcast | stock | worker tree memory (MiB, Roomcast / stock) | processes in the tree (Roomcast / stock) | Roomcast underruns |
+| playing rooms | CPU ms per audio s per room, Roomcast | stock | ratio | memory per room (MiB PSS), Roomcast | stock | worker tree memory (MiB PSS, Roomcast / stock) | processes in the tree (Roomcast / stock) | Roomcast underruns |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${roomcast.cost.map((r, i) => costRow(r, stock?.cost?.[i])).join('\n')}
 
-Memory per room: the tree's resident memory while the rooms play minus the same tree at rest just
-before, divided by the rooms that started. Targets at 10 rooms: CPU ≤ 0.6 × stock, memory ≤ 20 MiB per room.
+Memory per room: the tree's memory while the rooms play minus the same tree at rest just before,
+divided by the rooms that started. Memory is PSS (\`/proc/<pid>/smaps_rollup\`): each process's
+resident memory with shared pages divided among the processes that map them. Adding up RSS
+instead counts ffmpeg's shared libraries once per ffmpeg (~50 MiB each; a playing room has two,
+the song and the next one opened ahead). Targets at 10 rooms: CPU ≤ 0.6 × stock, memory ≤ 20 MiB per room.
 
 Where it goes, by thread (same windows, ms per audio second per room, Roomcast / stock):
 
@@ -760,9 +771,9 @@ function costVerdict(rows: CostRow[], stock: CostRow[] | undefined, bridge: { al
   const stockRow = stock?.find((k) => k.rooms === row?.rooms);
   const native = (r: CostRow | undefined) => (r?.byPart ? Math.round((r.byPart.opus + r.byPart.audio + r.byPart.webrtc) * 10) / 10 : '–');
   const standIn = bridge?.alone?.idleMsPerSecond?.standIn;
-  const floor = standIn === undefined ? '' : ` The same floor outside the framework: the bench's agent stand-in, one rtc-node process that publishes a track in each of 8 rooms and plays nothing, took ${Math.round(standIn / 8)} ms/s per room at rest (rtc-node sends 10 ms of silence every 10 ms on a track with nothing queued, rust-sdks #433). One process serving many rooms would save the framework's process per room (about 100 MB resident and 13 ms/s of CPU idle, each), not this.`;
-  return `Most of a playing room's CPU is libwebrtc's, spent per published track: at ${row?.rooms ?? '–'} rooms, Opus encoding, the audio queue and device, and the WebRTC transport took ${native(row)} ms/s per room with Roomcast and ${native(stockRow)} with the stock agent (the thread table above), already above the target before any JavaScript.${floor}
-  Where Roomcast costs more than the stock agent is JavaScript (${row?.byPart?.js ?? '–'} against ${stockRow?.byPart?.js ?? '–'} ms/s per room): it hands rtc-node 25 captures a second (40 ms each) where the stock mixer hands 10 (100 ms, and mono), and every capture costs the same protobuf, FFI and timer work whatever its length (a V8 profile of a playing job process on 2026-11-25: rtc-node's \`captureFrame\` 6.5 of the 27 ms/s of JavaScript, Roomcast's own decoding, framing, declick and volume code about 4, the framework's loop monitor 2). Longer captures would take a longer native queue, and a skip waits for that queue to play out (\`AUDIO_QUEUE_MS\`): Roomcast keeps skips short instead. Publishing mono instead of stereo changed nothing measurable (62–65 against 63–64 ms/s per playing job process, 2 rooms, per-process accounting). 100 rooms would take over 10 GB and several cores: not this machine, with either agent.`;
+  const floor = standIn === undefined ? '' : ` The bench's agent stand-in, one rtc-node process that publishes a track in each of 8 rooms and plays nothing, took ${Math.round(standIn / 8)} ms/s per room at rest: rtc-node sends 10 ms of silence every 10 ms on a published track with nothing queued (rust-sdks #433).`;
+  return `Most of a playing room's CPU is libwebrtc's, spent per published track: at ${row?.rooms ?? '–'} rooms, Opus encoding, the audio queue and device, and the WebRTC transport took ${native(row)} ms/s per room with Roomcast and ${native(stockRow)} with the stock agent (the thread table above), above the 10 ms/s target before any JavaScript, with any process model.${floor}
+  Playing many rooms in one process took away what a process per room costs (memory per room: ${row?.memoryPerRoomMiB ?? '–'} MiB against ${stockRow?.memoryPerRoomMiB ?? '–'}; the framework's own loop per job process), and an idle room's encoding (the section above), not the per-track work of libwebrtc. JavaScript: ${row?.byPart?.js ?? '–'} against ${stockRow?.byPart?.js ?? '–'} ms/s per room: Roomcast hands rtc-node 25 captures a second (40 ms each) where the stock mixer hands 10 (100 ms), and every capture costs the same protobuf, FFI and timer work whatever its length; longer captures would take a longer native queue, and a skip waits for that queue to play out (\`AUDIO_QUEUE_MS\`). 100 rooms on 2 cores would take more than the two cores, with either agent.`;
 }
 
 function bridgeVerdict(bridge: { alone?: CommandLoads; withAgents?: CommandLoads }): string {
@@ -807,9 +818,15 @@ async function figure<T>(name: string, run: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/**
+ * The bench's loads come from a few sessions at hundreds of commands a second each: the bridge's
+ * per-session rate limit (made for one app, 20/s) is off, so the bridge's own throughput is measured.
+ */
+const BRIDGE_ENV = { BRIDGE_RATE_LIMIT: '0' };
+
 /** The stock agent's stack: the same bridge and measurements, another agent worker. */
 async function startStock(): Promise<Roomcast> {
-  const rc = await startRoomcast(TONES, { AGENT_IDLE_PROCESSES: String(IDLE_PROCESSES) }, undefined, {}, { agentScript: 'test/bench/stockAgent.js', quiet: true });
+  const rc = await startRoomcast(TONES, { AGENT_IDLE_PROCESSES: String(IDLE_PROCESSES) }, undefined, BRIDGE_ENV, { agentScript: 'test/bench/stockAgent.js', quiet: true });
   return { ...rc, listen: (room, options) => rc.listen(room, { ...options, trackName: 'background_audio' }) };
 }
 
@@ -827,7 +844,7 @@ async function sideBySide(rc: Roomcast, canPause: boolean) {
 async function measure() {
   // Rooms of the cost and soak figures play without listeners: their agents must stay (the
   // figures delete their rooms when done).
-  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '7200000', AGENT_PROCESSES: String(HOST_PROCESSES) }, undefined, {}, { quiet: true });
+  const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '7200000', AGENT_PROCESSES: String(HOST_PROCESSES) }, undefined, BRIDGE_ENV, { quiet: true });
   let roomcast;
   let bridge;
   let soaked;
