@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { COMMAND_TYPES, parseCommand, sessionIdSchema, type Command, type CommandType } from '../protocol/commands.js';
+import { COMMAND_TYPES, parseCommand, peekCommand, sessionIdSchema, type Command, type CommandType } from '../protocol/commands.js';
 import type { BridgeMetrics } from './metrics.js';
 import { BRIDGE_READ_INTERVAL_MS, CONFIRMATION_TYPE, encodeJson, MAX_PACKET_BYTES, NO_MUSIC, type Confirmation, type ErrorCode, type Reply } from '../protocol/messages.js';
 import { Topics } from '../protocol/topics.js';
@@ -209,7 +209,8 @@ export class Bridge {
       const reason = `more than ${perSecond} commands per second (bursts of ${burst}) from this session: refused, try again shortly`;
       // One log line a second for a flooding session, not one per command.
       if (admission.report) this.log.warn({ session_id: session, refused: admission.report, code: 'rate_limited' }, 'session over its rate limit: commands refused');
-      return reply({ ok: false, status: 'error', message: reason, error: { code: 'rate_limited', reason } });
+      const { type, requestId } = peekCommand(payload);
+      return reply({ command: type, ok: false, status: 'error', message: reason, request_id: requestId, error: { code: 'rate_limited', reason } });
     }
     const parsed = parseCommand(payload);
     if (!parsed.ok) return fail('invalid_command', parsed.reason, parsed.type, parsed.requestId);

@@ -133,6 +133,19 @@ function validateCommand(json: unknown): ParseResult {
   return { ok: false, reason: describeIssues(result.error, json), ...echo };
 }
 
+/**
+ * The type and request_id of a payload, for a reply that refuses it unread (rate limited): only
+ * JSON parsing, no validation. Never throws.
+ */
+export function peekCommand(payload: Uint8Array): { type?: string; requestId?: string } {
+  if (payload.byteLength > MAX_COMMAND_BYTES) return {};
+  try {
+    return echoFields(JSON.parse(Buffer.from(payload).toString('utf8')));
+  } catch {
+    return {};
+  }
+}
+
 function echoFields(json: unknown): { type?: string; requestId?: string } {
   if (typeof json !== 'object' || json === null) return {};
   const { type, request_id } = json as Record<string, unknown>;

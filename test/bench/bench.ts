@@ -461,7 +461,9 @@ async function soak(rc: Roomcast) {
     samples.push(footprint(agentPid).rssMiB);
   }
   const end = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
-  const playing = (await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'get_music_status' }).final))).filter((r) => (r.result as { status?: { state?: string } } | undefined)?.status?.state === 'playing').length;
+  // A room that does not answer (a machine past its capacity) counts as not playing.
+  const statuses = await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'get_music_status' }).final.catch(() => undefined)));
+  const playing = statuses.filter((r) => (r?.result as { status?: { state?: string } } | undefined)?.status?.state === 'playing').length;
   await closeRooms(rc, rooms);
   const after = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
   const underruns = (await underrunsSoFar(rc)) - underrunsBefore;

@@ -26,6 +26,7 @@ afterAll(async () => {
 });
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.99))] ?? NaN;
 
 /** A calm session's commands, one every 100 ms for `ms`: each one's time to its final reply. */
@@ -70,7 +71,9 @@ describe('per-session rate limit', () => {
     const accepted = new Set(floodReplies.filter((r) => r.reply.status === 'accepted').map((r) => r.reply.request_id));
     measured.floodLimited = limited.length;
     measured.floodAccepted = accepted.size;
+    measured.calmP50BaselineMs = median(baseline);
     measured.calmP99BaselineMs = p99(baseline);
+    measured.calmP50DuringFloodMs = median(during);
     measured.calmP99DuringFloodMs = p99(during);
     measured.bridgeRssBeforeMiB = Math.round(rssBefore);
     measured.bridgeRssAfterMiB = Math.round(rssMiB(bridgePid));

@@ -41,7 +41,8 @@ describe('SessionRateLimit', () => {
     }
     expect(reports.length).toBeGreaterThanOrEqual(2);
     expect(reports.length).toBeLessThanOrEqual(4);
-    expect(reports.reduce((a, b) => a + b, 0)).toBeGreaterThan(2_900);
+    // What was refused after the last report is told with the next one.
+    expect(reports.reduce((a, b) => a + b, 0)).toBeGreaterThan(1_900);
   });
 
   it('forgets quiet sessions: memory stays bounded by the recently active ones', () => {
