@@ -10,6 +10,7 @@ import { createLoudness } from '../playout/loudness.js';
 import { useFfmpegLauncher } from '../playout/ffmpegRunner.js';
 import { watchEventLoop } from './eventLoop.js';
 import { startupStep } from '../startup.js';
+import { resolveFfmpeg } from '../ffmpeg.js';
 import { MetricsReporter } from './metrics.js';
 import { RoomHost, roomOfError } from './roomHost.js';
 import { WorkerLink } from './workerLink.js';
@@ -22,8 +23,12 @@ catalog.watch((result) => {
   else log.info({ catalog: config.catalog, songs: result.songs }, 'catalog reloaded');
 });
 
-// ffmpeg is started by a small launcher process: forking this one would stall every room.
-const stopLauncher = useFfmpegLauncher((problem) => log.warn(problem));
+// Resolved now, not by the first room: on a loaded machine the resolver's `ffmpeg -version` can
+// time out, and a room would then get the fallback of @livekit/av.
+const ffmpeg = await startupStep(() => resolveFfmpeg(config.ffmpegPath));
+// ffmpeg is started by a small launcher process: forking this one would stall every room. The
+// audio-only ffmpeg of @livekit/av cannot write to a Unix socket: that one is spawned directly.
+const stopLauncher = ffmpeg.origin === '@livekit/av' ? () => undefined : useFfmpegLauncher((problem) => log.warn(problem));
 watchEventLoop(log);
 
 const metrics = new MetricsReporter();
