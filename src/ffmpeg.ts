@@ -35,8 +35,10 @@ let cached: FfmpegBinary | undefined;
 
 export function resolveFfmpeg(explicitPath = process.env.FFMPEG_PATH): FfmpegBinary {
   if (explicitPath) {
+    // Probed once: every song asks, and the probe is a synchronous exec on the event loop.
+    if (cached?.origin === 'FFMPEG_PATH' && cached.path === explicitPath) return cached;
     if (!runs(explicitPath)) throw new Error(`FFMPEG_PATH=${explicitPath} does not run; point it at an ffmpeg binary`);
-    return { path: explicitPath, origin: 'FFMPEG_PATH' };
+    return (cached = { path: explicitPath, origin: 'FFMPEG_PATH' });
   }
   if (cached) return cached;
   const candidates: FfmpegBinary[] = [];
