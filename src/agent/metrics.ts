@@ -33,12 +33,13 @@ export function createAgentMetrics() {
   const reconnects = new Counter({ name: 'roomcast_agent_source_reconnects_total', help: 'Sessions of a generative source (Lyria) restored after a drop', labelNames: ['source'] as const, registers: [registry] });
   const activeRooms = new Gauge({ name: 'roomcast_agent_rooms_active', help: 'Rooms this worker plays in', registers: [registry] });
   const roomsByHost = new Map<number, number>();
+  const countRooms = () => activeRooms.set([...roomsByHost.values()].reduce((a, b) => a + b, 0));
   return {
     registry,
     /** A host process that exited has no rooms left. */
     hostGone(pid: number): void {
       roomsByHost.delete(pid);
-      activeRooms.set([...roomsByHost.values()].reduce((a, b) => a + b, 0));
+      countRooms();
     },
     record(event: AgentMetricEvent): void {
       switch (event.kind) {
@@ -57,7 +58,7 @@ export function createAgentMetrics() {
           break;
         case 'rooms':
           roomsByHost.set(event.host, event.rooms);
-          activeRooms.set([...roomsByHost.values()].reduce((a, b) => a + b, 0));
+          countRooms();
           break;
       }
     },

@@ -57,7 +57,7 @@ export class WorkerLink {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempts = 0;
   private closed = false;
-  private firstRegistration: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private firstRegistration: (() => void) | undefined;
 
   constructor(
     private readonly livekit: LiveKitConfig,
@@ -71,8 +71,8 @@ export class WorkerLink {
 
   /** Resolves once registered; keeps the link up (reconnecting) until close(). */
   start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.firstRegistration = { resolve, reject };
+    return new Promise((resolve) => {
+      this.firstRegistration = resolve;
       void this.connect();
     });
   }
@@ -141,7 +141,7 @@ export class WorkerLink {
         clearInterval(this.statusTimer);
         this.statusTimer = setInterval(() => this.reportStatus(), STATUS_INTERVAL_MS);
         this.reportStatus();
-        this.firstRegistration?.resolve();
+        this.firstRegistration?.();
         this.firstRegistration = undefined;
         break;
       case 'availability':
@@ -203,7 +203,7 @@ export class WorkerLink {
     this.reconnectTimer = setTimeout(() => void this.connect(), delayMs);
   }
 
-  private sendMessage(message: ConstructorParameters<typeof WorkerMessage>[0] extends infer M ? (M extends { message?: infer O } ? O : never) : never): void {
+  private sendMessage(message: NonNullable<NonNullable<ConstructorParameters<typeof WorkerMessage>[0]>['message']>): void {
     if (this.socket?.readyState !== WebSocket.OPEN) return;
     this.socket.send(new WorkerMessage({ message }).toBinary());
   }
