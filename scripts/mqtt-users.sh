@@ -1,6 +1,7 @@
 #!/bin/sh
-# Creates Mosquitto accounts in a password file: the bridge's, and one per app/session given.
-#   scripts/mqtt-users.sh <password-file> <bridge-password> [<session-id>:<password> ...]
+# Creates Mosquitto accounts in a password file: the bridge's, and one per account given: the
+# agent worker's (roomcast-agent:<password>) and one per app/session.
+#   scripts/mqtt-users.sh <password-file> <bridge-password> [<username>:<password> ...]
 # An app account's username is its session id, which the ACL (mosquitto.acl) confines to it.
 set -eu
 file="$1"; bridge_password="$2"; shift 2

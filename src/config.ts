@@ -47,6 +47,7 @@ const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.
   BRIDGE_HTTP_HOST: z.string().default('0.0.0.0'),
   BRIDGE_HTTP_PORT: port.default(8090),
   STATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  STATE_CHECK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   BRIDGE_RATE_LIMIT: z.coerce.number().min(0).max(100_000).default(20),
   BRIDGE_RATE_BURST: z.coerce.number().int().min(1).max(100_000).default(40),
   LISTENER_PAGE: z.stringbool().default(false),
@@ -54,6 +55,11 @@ const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.
 });
 
 const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
+  // Optional for the agent: with it, each host process reports its rooms to the bridges over MQTT.
+  MQTT_URL: mqttSchema.shape.MQTT_URL.optional(),
+  MQTT_BASE_TOPIC: mqttSchema.shape.MQTT_BASE_TOPIC,
+  AGENT_MQTT_USERNAME: z.string().optional(),
+  AGENT_MQTT_PASSWORD: z.string().optional(),
   MUSIC_CATALOG: z.string({ message: 'is required: a JSON or M3U catalog (path or http(s) URL), or a folder of audio files' }).min(1),
   AGENT_HTTP_HOST: z.string().default('0.0.0.0'),
   AGENT_METRICS_PORT: port.default(8091),
@@ -140,6 +146,7 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env) {
     resultTimeoutMs: e.COMMAND_RESULT_TIMEOUT_MS,
     http: { host: e.BRIDGE_HTTP_HOST, port: e.BRIDGE_HTTP_PORT },
     statePollMs: e.STATE_POLL_MS,
+    stateCheckMs: e.STATE_CHECK_MS,
     rateLimit: { perSecond: e.BRIDGE_RATE_LIMIT, burst: e.BRIDGE_RATE_BURST },
     listenerPage: e.LISTENER_PAGE ? { livekitUrl: e.LISTENER_LIVEKIT_URL ?? e.LIVEKIT_URL.replace(/^http/, 'ws') } : undefined,
   };
@@ -151,6 +158,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     log: logSection(e),
     livekit: livekitSection(e),
     catalog: e.MUSIC_CATALOG,
+    mqtt: e.MQTT_URL ? { url: e.MQTT_URL, username: e.AGENT_MQTT_USERNAME, password: e.AGENT_MQTT_PASSWORD, baseTopic: e.MQTT_BASE_TOPIC } : undefined,
     http: { host: e.AGENT_HTTP_HOST, port: e.AGENT_METRICS_PORT },
     processes: e.AGENT_PROCESSES,
     maxRooms: e.AGENT_MAX_ROOMS,

@@ -14,6 +14,7 @@ import { resolveFfmpeg } from '../ffmpeg.js';
 import { MetricsReporter } from './metrics.js';
 import { RoomHost, roomOfError } from './roomHost.js';
 import { WorkerLink } from './workerLink.js';
+import { ReportLink } from './reportLink.js';
 
 const config = await startupStep(() => loadAgentConfig());
 const log = createLogger('agent', config.log).child({ host: Number(process.env.ROOMCAST_HOST_INDEX ?? 0) });
@@ -32,7 +33,9 @@ const stopLauncher = ffmpeg.origin === '@livekit/av' ? () => undefined : useFfmp
 watchEventLoop(log);
 
 const metrics = new MetricsReporter();
-const host = new RoomHost({ config, catalog, log, metrics, loudness: createLoudness(config) });
+const reports = config.mqtt ? new ReportLink(config.mqtt, log) : undefined;
+const host = new RoomHost({ config, catalog, log, metrics, loudness: createLoudness(config), reports });
+reports?.start(() => host.roomCount);
 const link = new WorkerLink(config.livekit, host, log);
 host.attach(link);
 
@@ -51,6 +54,7 @@ const stop = async (signal: string) => {
   stopping = true;
   log.info({ signal, rooms: host.roomCount }, 'host process stopping: leaving its rooms');
   await host.drain();
+  await reports?.close();
   link.close();
   stopLauncher();
   process.exit(0);

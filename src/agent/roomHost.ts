@@ -21,6 +21,7 @@ import { RoomSession } from './roomSession.js';
 import { stopNativeLogCapture } from './nativeLogs.js';
 import type { JobClaim, WorkerLink, WorkerLinkHandlers } from './workerLink.js';
 import { roomLoad } from './workerLoad.js';
+import type { ReportLink } from './reportLink.js';
 
 /** An offer taken but never assigned (the server gave it to another worker) is let go after this. */
 const OFFER_HOLD_MS = 10_000;
@@ -39,6 +40,8 @@ export interface RoomHostDeps {
   log: Logger;
   metrics: MetricsReporter;
   loudness?: Loudness | undefined;
+  /** The host's MQTT link to the bridges, when it has one. */
+  reports?: ReportLink | undefined;
 }
 
 const roomScope = new AsyncLocalStorage<HostedRoom>();
@@ -104,6 +107,7 @@ export class RoomHost implements WorkerLinkHandlers {
   async drain(): Promise<void> {
     this.draining = true;
     this.link?.reportStatus();
+    this.deps.reports?.draining();
     await Promise.allSettled([...this.rooms.values()].map((r) => r.end('worker stopping')));
   }
 
@@ -138,7 +142,8 @@ export class HostedRoom {
     private readonly onEnded: (error: string | undefined) => void,
   ) {
     this.log = deps.log.child({ room: name, job: jobId });
-    this.session = new RoomSession(this.room, { ...deps, log: this.log });
+    const reports = deps.reports;
+    this.session = new RoomSession(this.room, { ...deps, log: this.log, report: reports && ((report) => reports.reportRoom(name, report)) });
   }
 
   async start(url: string, token: string): Promise<void> {

@@ -26,6 +26,7 @@ import type { MetricsReporter } from './metrics.js';
 import { AttributeUpdates } from './attributeUpdates.js';
 import { CommandLedger } from './commandLedger.js';
 import { MusicTrack } from './musicTrack.js';
+import type { RoomReport } from './reportLink.js';
 
 /** Receipts, confirmations and state changes within this long go out in one attribute update. */
 export const ATTRIBUTES_DELAY_MS = 10;
@@ -37,7 +38,11 @@ export interface RoomSessionDeps {
   metrics: MetricsReporter;
   /** Shared by the rooms of a host process: a song is measured once, whichever room plays it. */
   loudness?: Loudness | undefined;
+  /** Reports the room's agent to the bridges (agent/reportLink.ts), when the host has MQTT. */
+  report?: ((report: RoomReport) => void) | undefined;
 }
+
+type Changed = 'results' | 'received' | 'state' | 'listeners';
 
 export class RoomSession {
   private track: MusicTrack | undefined;
@@ -47,7 +52,9 @@ export class RoomSession {
   private readonly ready: Promise<void>;
   private markReady!: () => void;
   private readonly ledger = new CommandLedger();
-  private readonly attributes = new AttributeUpdates<'results' | 'received' | 'state'>((keys) => this.publishAttributes(keys), ATTRIBUTES_DELAY_MS, BRIDGE_READ_INTERVAL_MS);
+  private readonly attributes = new AttributeUpdates<Changed>((keys) => this.publishChanges(keys), ATTRIBUTES_DELAY_MS, BRIDGE_READ_INTERVAL_MS);
+  /** Whether the bridges know of this agent (it announced itself ready): only then does it report. */
+  private announced = false;
   private onEmpty: (() => void) | undefined;
   private emptyTimer: NodeJS.Timeout | undefined;
 
@@ -72,10 +79,11 @@ export class RoomSession {
   }
 
   private checkOccupancy = (): void => {
-    const listeners = [...this.room.remoteParticipants.values()].filter((p) => p.kind !== ParticipantKind.AGENT);
+    const listeners = this.listeners();
+    if (this.announced) this.attributes.changed('listeners');
     clearTimeout(this.emptyTimer);
     this.emptyTimer = undefined;
-    if (listeners.length > 0 || !this.onEmpty) return;
+    if (listeners > 0 || !this.onEmpty) return;
     const leave = this.onEmpty;
     this.emptyTimer = setTimeout(() => {
       this.deps.log.info({ emptyForMs: this.deps.config.emptyRoomMs }, 'room empty: leaving');
@@ -106,6 +114,8 @@ export class RoomSession {
    */
   async announceReady(): Promise<void> {
     await this.localParticipant().setAttributes({ [AGENT_ATTRIBUTE]: this.deps.config.livekit.agentName, [STATE_ATTRIBUTE]: this.stateJson() });
+    this.announced = true;
+    this.report(true);
     this.deps.log.info('ready for commands');
   }
 
@@ -120,6 +130,8 @@ export class RoomSession {
     this.room.off(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
     this.attributes.cancel();
     clearTimeout(this.emptyTimer);
+    if (this.announced) this.report(false);
+    this.announced = false;
     await this.player?.close();
     await this.track?.close();
   }
@@ -190,16 +202,35 @@ export class RoomSession {
     this.attributes.changed('received');
   }
 
-  /** The attributes that changed: the bridge reads receipts and confirmations, everyone the state. */
-  private async publishAttributes(keys: Array<'results' | 'received' | 'state'>): Promise<void> {
+  /**
+   * What changed goes to the bridges (a report over MQTT, first: it is the fast path) and to the
+   * room (attributes: the bridges' fallback, and everyone's view of the state).
+   */
+  private async publishChanges(keys: Changed[]): Promise<void> {
+    if (this.announced) this.report(true);
     const values = { results: () => this.ledger.resultsJson(), received: () => this.ledger.receivedJson(), state: () => this.stateJson() };
     const names = { results: RESULTS_ATTRIBUTE, received: RECEIVED_ATTRIBUTE, state: STATE_ATTRIBUTE };
-    const attributes = Object.fromEntries(keys.map((k) => [names[k], values[k]()]));
+    const attributeKeys = keys.filter((k): k is Exclude<Changed, 'listeners'> => k !== 'listeners');
+    if (attributeKeys.length === 0) return;
+    const attributes = Object.fromEntries(attributeKeys.map((k) => [names[k], values[k]()]));
     try {
       await this.localParticipant().setAttributes(attributes);
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, 'could not publish attributes');
     }
+  }
+
+  private report(present: boolean): void {
+    const report = this.deps.report;
+    const identity = this.room.localParticipant?.identity;
+    if (!report || identity === undefined) return;
+    report({ identity, present, listeners: this.listeners(), stateJson: this.stateJson(), resultsJson: this.ledger.resultsJson(), receivedJson: this.ledger.receivedJson() });
+  }
+
+  private listeners(): number {
+    let count = 0;
+    for (const p of this.room.remoteParticipants.values()) if (p.kind !== ParticipantKind.AGENT) count++;
+    return count;
   }
 
   private stateJson(): string {

@@ -19,6 +19,8 @@ import { nextDesired, type DesiredState } from '../protocol/desired.js';
 import { RoomWatcher, STOPPED_NO_AGENT } from './roomWatcher.js';
 import { Presence } from './presence.js';
 import { SessionRateLimit } from './rateLimit.js';
+import { WorkerDirectory } from './workerDirectory.js';
+import { parseReport, parseWorkerPresence } from '../protocol/agentReports.js';
 
 /** What the bridge needs from LiveKit (RoomAgents in production). */
 export interface AgentDelivery {
@@ -46,6 +48,8 @@ const TRACKLESS_AGENT_MS = 10_000;
  * (a packet lost to an agent that left since is sent again, see resendUntilReceived).
  */
 const AGENT_SEEN_FRESH_MS = 1_000;
+/** While a confirmation is awaited from an agent that reports over MQTT, LiveKit is still read this often (in case a report is lost). */
+const REPORTED_BUSY_READ_MS = 1_000;
 /** A desired state older than this is no longer restored. */
 const DESIRED_MAX_AGE_MS = 24 * 3600 * 1000;
 /** Each replica renews its presence this often; one unheard for PEER_STALE_MS is out. */
@@ -85,6 +89,8 @@ export class Bridge {
   /** Recent commands of rooms this replica does not own, oldest first. */
   private readonly othersCommands = new Map<string, HeardCommand[]>();
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Which worker plays each room, from the agents' MQTT reports. */
+  private readonly workers = new WorkerDirectory();
 
   constructor(
     private readonly config: BridgeConfig,
@@ -100,9 +106,11 @@ export class Bridge {
       keep: (room, hasAgent) => this.owns(room) && (hasAgent || this.shouldPlay(room) !== undefined),
       onState: (room, state) => this.client?.publish(this.topics.state(room), JSON.stringify(state), { qos: 1, retain: true }),
       onRoomsChanged: (count) => metrics.roomsWatched.set(count),
+      reporting: (room) => this.workers.reporting(room) !== undefined,
       log,
       idleMs: config.statePollMs,
       busyMs: BRIDGE_READ_INTERVAL_MS,
+      reportedMs: { idle: config.stateCheckMs, busy: REPORTED_BUSY_READ_MS },
     });
   }
 
@@ -143,12 +151,14 @@ export class Bridge {
     // brokers that pick the replica by topic); without one, each replica hears all and keeps its own.
     const subscription = shareGroup ? `$share/${shareGroup}/${this.topics.allCommands}` : this.topics.allCommands;
     await client.subscribeAsync(subscription, { qos: 1 });
-    // Every replica learns every room's desired state (retained), to restore it when needed.
-    await client.subscribeAsync(this.topics.allDesired, { qos: 1 });
+    // Every replica learns every room's desired state (retained), to restore it when needed, and
+    // hears the agents: their reports and their workers' presence.
+    await client.subscribeAsync([this.topics.allDesired, this.topics.allAgentReports, this.topics.allWorkerStates], { qos: 1 });
     this.metrics.mqttConnected.set(1);
     this.heartbeat = setInterval(() => {
       presence.heartbeat();
       this.forgetOldCommands();
+      this.workers.sweep();
     }, PRESENCE_HEARTBEAT_MS);
     this.log.info({ subscription, clientId: id }, 'bridge ready');
   }
@@ -172,6 +182,10 @@ export class Bridge {
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const desiredOf = this.topics.sessionIn(topic, 'desired');
     if (desiredOf !== undefined) return this.onDesired(desiredOf, payload);
+    const reportOf = this.topics.sessionIn(topic, 'agent');
+    if (reportOf !== undefined) return this.onAgentReport(reportOf, payload);
+    const worker = this.topics.workerOf(topic);
+    if (worker !== undefined) return this.onWorkerPresence(worker, payload);
     if (this.presence?.handle(topic, payload)) return;
     const session = this.topics.sessionOf(topic);
     if (session === undefined) return;
@@ -293,7 +307,7 @@ export class Bridge {
    */
   private async answerWithoutAgent(room: string, batch: Outgoing[]): Promise<'answered' | 'present' | undefined> {
     const answers = batch.map((o) => withoutMusic(o.command));
-    if (answers.some((a) => a === undefined) || this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS)) return undefined;
+    if (answers.some((a) => a === undefined) || this.agentKnown(room)) return undefined;
     try {
       if ((await this.delivery.roomView(room)).agent) return 'present';
     } catch {
@@ -325,6 +339,41 @@ export class Bridge {
       const replay = heard.filter((c) => Date.now() - c.at <= TAKEOVER_WINDOW_MS && hasRequestId(c.payload));
       if (replay.length > 0) this.log.warn({ room, session_id: room, commands: replay.length }, 'took over a room: replaying its latest commands');
       for (const c of replay) this.onCommand(room, c.payload, c.packet);
+    }
+  }
+
+  /**
+   * A room's agent reported a change: the room's view without asking LiveKit. One that left (its
+   * room failed, emptied or was handed over) gets the room read now, to restore it if need be.
+   */
+  private onAgentReport(room: string, payload: Buffer): void {
+    const report = parseReport(payload);
+    if (!report) return this.log.warn({ room }, 'ignored a malformed agent report');
+    const change = this.workers.report(room, report);
+    if (!this.owns(room)) return;
+    if (report.present) {
+      const { identity, state, results, received, listeners } = report;
+      this.watcher.observe(room, { listeners, agent: { identity, state, results, received } });
+    } else if (change === 'left') this.watcher.refresh(room);
+  }
+
+  /**
+   * A worker went offline (its Last Will: killed, crashed, or cut off): LiveKit would keep its
+   * agents in their rooms for ~21 s, and a new agent gives way to them. They are removed now, and
+   * each room is read again, so that it is restored on a live worker at once.
+   */
+  private onWorkerPresence(worker: string, payload: Buffer): void {
+    const presence = parseWorkerPresence(payload);
+    if (!presence) return this.log.warn({ worker }, 'ignored a malformed worker presence');
+    const orphans = this.workers.presence(worker, presence).filter((a) => this.owns(a.room));
+    if (orphans.length === 0) return;
+    this.log.warn({ worker, rooms: orphans.length }, 'an agent worker went offline: removing its agents and restoring its rooms');
+    for (const { room, identity } of orphans) {
+      // Ahead of the room's queue: its packets wait on an agent that is gone.
+      this.delivery
+        .remove(room, identity)
+        .catch((err: Error) => this.log.debug({ room, err: err.message }, 'could not remove the dead worker\'s agent (gone already?)'))
+        .finally(() => this.watcher.refresh(room));
     }
   }
 
@@ -375,6 +424,7 @@ export class Bridge {
    * request_id, so an agent that did apply it only confirms it again.
    */
   private reconcile(room: string, view: RoomView): void {
+    if (!view.agent) this.workers.forget(room);
     if (this.removedTracklessAgent(room, view)) return;
     const start = this.shouldPlay(room);
     // A command awaiting its confirmation from a present agent is in flight; from an agent that is
@@ -405,7 +455,9 @@ export class Bridge {
   private removedTracklessAgent(room: string, view: RoomView): boolean {
     const agent = view.agent;
     const shouldPublish = agent !== undefined && (agent.state.state === 'playing' || agent.state.state === undefined);
-    if (!agent || agent.publishing || !shouldPublish || !this.owns(room)) {
+    // A report does not say (undefined): only LiveKit's own view of the tracks counts.
+    if (!agent || agent.publishing !== false || !shouldPublish || !this.owns(room)) {
+      if (agent && agent.publishing === undefined) return false;
       this.tracklessSince.delete(room);
       return false;
     }
@@ -444,7 +496,7 @@ export class Bridge {
   /** One data packet: a command, or several of the room's in order. `present`: the room was just read and has an agent. */
   private async deliver(room: string, command: Command | Command[], options: { replaceDispatch?: boolean; present?: boolean } = {}): Promise<'present' | 'dispatched'> {
     const payload = encodeJson(command);
-    if (!options.replaceDispatch && (options.present || this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS))) {
+    if (!options.replaceDispatch && (options.present || this.agentKnown(room))) {
       try {
         await this.delivery.send(room, payload);
         return 'present';
@@ -455,6 +507,11 @@ export class Bridge {
     const how = await this.delivery.ensureAgent(room, this.config.agentJoinTimeoutMs, options);
     await this.delivery.send(room, payload);
     return how;
+  }
+
+  /** Whether the room has an agent without asking LiveKit: one read just now, or one that reports and has not left. */
+  private agentKnown(room: string): boolean {
+    return this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS) || this.workers.reporting(room) !== undefined;
   }
 
   /** Runs `task` after every earlier task of the same room. */

@@ -11,8 +11,11 @@ import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC, RECEIVED_ATTRIBUTE, RESULTS_ATTRI
 /** What the bridge can see of a room's agent: its state and last confirmations (attributes). */
 export interface AgentView {
   identity: string;
-  /** Whether the server has its audio track: an agent that lost it plays to nobody. */
-  publishing: boolean;
+  /**
+   * Whether the server has its audio track: an agent that lost it plays to nobody. Undefined when
+   * the view comes from the agent's own report, which cannot tell.
+   */
+  publishing?: boolean;
   state: Record<string, unknown>;
   results: Confirmation[];
   /** The request_ids of the last packets it received. */

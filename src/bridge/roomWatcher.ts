@@ -1,8 +1,10 @@
 /**
- * Follows rooms through the server API and the agent's participant attributes (the bridge never
- * joins a room): it resolves the agent's confirmation of each command, mirrors the room's music
- * state to a callback whenever it changes, and hands every reading to `reconcile`. Polls every
- * `busyMs` while a confirmation is awaited, else every `idleMs`; forgets a room once nothing is
+ * Follows rooms: it resolves the agent's confirmation of each command, mirrors the room's music
+ * state to a callback whenever it changes, and hands every view of a room to `reconcile`. Views
+ * come two ways: pushed, from the reports agents publish over MQTT (`observe`), and read, through
+ * the server API and the agent's participant attributes (the bridge never joins a room). A room
+ * whose agent reports is read only now and then as a safety net (`reportedMs`); the others every
+ * `busyMs` while a confirmation is awaited, else every `idleMs`. Forgets a room once nothing is
  * awaited and `keep` says so (by default, once it has no agent).
  */
 import type { RoomView } from './roomAgents.js';
@@ -17,9 +19,13 @@ export interface RoomWatcherOptions {
   /** Whether to go on following a room that has no confirmation awaited. */
   keep?(room: string, hasAgent: boolean): boolean;
   onRoomsChanged?(count: number): void;
+  /** Whether the room's agent reports over MQTT (then readings are only a safety net). */
+  reporting?(room: string): boolean;
   log: Logger;
   idleMs: number;
   busyMs: number;
+  /** Between readings of a room whose agent reports: idle, and awaiting a confirmation. */
+  reportedMs?: { idle: number; busy: number };
 }
 
 interface Watched {
@@ -36,6 +42,8 @@ interface Watched {
   /** When the scheduled reading is due (Date.now()). */
   dueAt?: number;
   polling: boolean;
+  /** Read again as soon as the reading in progress is done (it may predate what changed). */
+  readAgain?: boolean;
 }
 
 export const STOPPED_NO_AGENT = { state: 'stopped', agent: false } as const;
@@ -61,7 +69,7 @@ export class RoomWatcher {
       waiters.add(finish);
       watched.pending.set(requestId, waiters);
       // Soon, but not once per command: a burst of commands shares the readings.
-      this.schedule(room, watched, this.options.busyMs / 2);
+      this.schedule(room, watched, this.interval(room, watched) / 2);
     });
   }
 
@@ -79,7 +87,7 @@ export class RoomWatcher {
       };
       const timer = setTimeout(() => waiter.finish(false), timeoutMs);
       watched.receipts.add(waiter);
-      this.schedule(room, watched, this.options.busyMs / 2);
+      this.schedule(room, watched, this.interval(room, watched) / 2);
     });
   }
 
@@ -99,15 +107,31 @@ export class RoomWatcher {
     return (this.rooms.get(room)?.pending.size ?? 0) > 0;
   }
 
-  watch(room: string): Watched {
+  watch(room: string, { readNow = true } = {}): Watched {
     let watched = this.rooms.get(room);
     if (!watched) {
       watched = { pending: new Map(), receipts: new Set(), polling: false };
       this.rooms.set(room, watched);
       this.options.onRoomsChanged?.(this.rooms.size);
-      this.schedule(room, watched, 0);
+      this.schedule(room, watched, readNow ? 0 : this.interval(room, watched));
     }
     return watched;
+  }
+
+  /** A view of the room pushed by its agent: handled as a reading, and the next reading put off. */
+  observe(room: string, view: RoomView): void {
+    if (this.stopped) return;
+    const known = this.rooms.has(room);
+    if (!known && !(this.options.keep?.(room, view.agent !== undefined) ?? view.agent !== undefined)) return;
+    const watched = this.watch(room, { readNow: false });
+    this.apply(room, watched, view, performance.now());
+  }
+
+  /** Reads the room now: something happened that a reading must confirm (its agent left). */
+  refresh(room: string): void {
+    const watched = this.watch(room);
+    if (watched.polling) watched.readAgain = true;
+    else this.schedule(room, watched, 0);
   }
 
   stop(): void {
@@ -145,31 +169,54 @@ export class RoomWatcher {
       watched.polling = false;
     }
     if (this.stopped) return;
-    const agent = view?.agent;
-    if (view) watched.agentHearsPackets = (agent?.received.length ?? 0) > 0;
-    if (view) watched.agentSeenAt = agent ? readAt : undefined;
+    if (watched.readAgain) {
+      watched.readAgain = false;
+      return this.schedule(room, watched, 0);
+    }
+    if (view) this.apply(room, watched, view, readAt);
+    else this.schedule(room, watched, this.interval(room, watched));
+  }
+
+  /** Settles what the view answers, mirrors its state, and schedules the next reading (or forgets the room). */
+  private apply(room: string, watched: Watched, view: RoomView, seenAt: number): void {
+    const agent = view.agent;
+    watched.agentHearsPackets = (agent?.received.length ?? 0) > 0;
+    watched.agentSeenAt = agent ? seenAt : undefined;
     if (agent) this.settleReceipts(watched, agent);
     for (const result of agent?.results ?? []) {
       const waiters = result.request_id ? watched.pending.get(result.request_id) : undefined;
       for (const finish of waiters ?? []) finish(result);
     }
-    if (view) {
-      const state = agent ? agent.state : STOPPED_NO_AGENT;
-      const json = JSON.stringify({ ...state, updated_at: undefined });
-      if (json !== watched.lastState) {
-        watched.lastState = json;
-        this.options.onState(room, state);
-      }
-      this.options.reconcile?.(room, view);
+    const state = agent ? agent.state : STOPPED_NO_AGENT;
+    const json = JSON.stringify({ ...state, updated_at: undefined });
+    if (json !== watched.lastState) {
+      watched.lastState = json;
+      this.options.onState(room, state);
     }
+    this.options.reconcile?.(room, view);
     const keep = this.options.keep ?? ((_room: string, hasAgent: boolean) => hasAgent);
     const busy = watched.pending.size > 0 || watched.receipts.size > 0;
-    if (view && !busy && !keep(room, agent !== undefined)) {
+    if (!busy && !keep(room, agent !== undefined)) {
+      clearTimeout(watched.timer);
+      watched.timer = undefined;
       this.rooms.delete(room);
       this.options.onRoomsChanged?.(this.rooms.size);
       return;
     }
-    this.schedule(room, watched, busy ? this.options.busyMs : this.options.idleMs);
+    // A pushed view puts the next reading off: `schedule` only ever brings a reading forward.
+    if (!watched.polling) {
+      clearTimeout(watched.timer);
+      watched.timer = undefined;
+    }
+    this.schedule(room, watched, this.interval(room, watched));
+  }
+
+  /** Time to the next reading of the room, as things stand. */
+  private interval(room: string, watched: Watched): number {
+    const busy = watched.pending.size > 0 || watched.receipts.size > 0;
+    const reported = this.options.reportedMs;
+    if (reported && this.options.reporting?.(room)) return busy ? reported.busy : reported.idle;
+    return busy ? this.options.busyMs : this.options.idleMs;
   }
 
   /** A packet counts as received once any of its commands is listed as received or confirmed. */

@@ -1,4 +1,8 @@
-/** MQTT topic layout: `<base>/<session_id>/command` in; `<base>/<session_id>/reply` and `/state` out. */
+/**
+ * MQTT topic layout: `<base>/<session_id>/command` in; `<base>/<session_id>/reply` and `/state`
+ * out. Between Roomcast's own parts: `/desired` (bridges), `/agent` (agents' reports to the
+ * bridges), `<base>/bridge/…` and `<base>/agents/…` (presence).
+ */
 export class Topics {
   constructor(readonly base: string) {}
 
@@ -57,6 +61,32 @@ export class Topics {
   /** The replica id of a bridge presence topic, or undefined when the topic is not one. */
   bridgeOf(topic: string): string | undefined {
     const prefix = `${this.base}/bridge/`;
+    if (!topic.startsWith(prefix) || !topic.endsWith('/state')) return undefined;
+    const id = topic.slice(prefix.length, -'/state'.length);
+    return id && !id.includes('/') ? id : undefined;
+  }
+
+  /** A room's agent reports its state, receipts and confirmations here as they change (agentReports.ts). */
+  agentReport(sessionId: string): string {
+    return `${this.base}/${sessionId}/agent`;
+  }
+
+  get allAgentReports(): string {
+    return `${this.base}/+/agent`;
+  }
+
+  /** `online` / `offline` (its MQTT Last Will) / `draining` of one agent host process, not retained. */
+  workerState(workerId: string): string {
+    return `${this.base}/agents/${workerId}/state`;
+  }
+
+  get allWorkerStates(): string {
+    return `${this.base}/agents/+/state`;
+  }
+
+  /** The worker id of a worker state topic, or undefined when the topic is not one. */
+  workerOf(topic: string): string | undefined {
+    const prefix = `${this.base}/agents/`;
     if (!topic.startsWith(prefix) || !topic.endsWith('/state')) return undefined;
     const id = topic.slice(prefix.length, -'/state'.length);
     return id && !id.includes('/') ? id : undefined;

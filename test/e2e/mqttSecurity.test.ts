@@ -13,6 +13,7 @@ import { startBridge, startMosquitto, testHost, type Broker } from '../harness/s
 
 const BRIDGE_PASSWORD = 'bridge-pw-7c1f0e5a9d';
 const ROOM_A_PASSWORD = 'room-a-pw-41b2';
+const AGENT_PASSWORD = 'agent-pw-93d7aa';
 let broker: Broker;
 let bridge: Proc;
 const clients: MqttClient[] = [];
@@ -33,7 +34,7 @@ beforeAll(async () => {
   const dir = join(ARTIFACTS, 'mosquitto-secure');
   mkdirSync(dir, { recursive: true });
   const passwords = join(dir, 'passwords');
-  execFileSync('sh', ['scripts/mqtt-users.sh', passwords, BRIDGE_PASSWORD, `room-a:${ROOM_A_PASSWORD}`, 'room-b:room-b-pw'], { stdio: 'ignore' });
+  execFileSync('sh', ['scripts/mqtt-users.sh', passwords, BRIDGE_PASSWORD, `room-a:${ROOM_A_PASSWORD}`, 'room-b:room-b-pw', `roomcast-agent:${AGENT_PASSWORD}`], { stdio: 'ignore' });
   broker = await startMosquitto(testHost(), ['allow_anonymous false', `password_file ${passwords}`, `acl_file ${join(process.cwd(), 'mosquitto.acl')}`]);
   bridge = await startBridge({
     livekitUrl: `ws://${testHost()}:9`,
@@ -100,6 +101,24 @@ describe('Mosquitto with the shipped ACL', () => {
     const seen = received(app, 'roomcast/bridge/state', 500);
     await app.subscribeAsync('roomcast/bridge/state', { qos: 1 });
     expect((await seen).map((s) => JSON.parse(s) as object)).toEqual([{ state: 'online', replicas: [expect.any(String)] }]);
+  });
+
+  it("lets the agents report to the bridges, and nobody else: an app cannot forge an agent's report or a worker's death", async () => {
+    const bridgeView = await connect('roomcast-bridge', BRIDGE_PASSWORD);
+    await bridgeView.subscribeAsync(['roomcast/+/agent', 'roomcast/agents/+/state'], { qos: 1 });
+    const seen: string[] = [];
+    bridgeView.on('message', (topic, payload) => seen.push(`${topic} ${payload.toString()}`));
+    const app = await connect('room-a', ROOM_A_PASSWORD);
+    await app.publishAsync('roomcast/room-a/agent', '{"forged":true}', { qos: 1 }).catch(() => undefined);
+    await app.publishAsync('roomcast/agents/w1/state', '{"state":"offline","forged":true}', { qos: 1 }).catch(() => undefined);
+    const agent = await connect('roomcast-agent', AGENT_PASSWORD);
+    await agent.publishAsync('roomcast/room-a/agent', '{"worker":"w1"}', { qos: 1 });
+    await agent.publishAsync('roomcast/agents/w1/state', '{"state":"online"}', { qos: 1 });
+    // The agent account may not command rooms or answer apps.
+    await agent.publishAsync('roomcast/room-a/command', '{"type":"stop_continuous_music"}', { qos: 1 }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(seen).toEqual(['roomcast/room-a/agent {"worker":"w1"}', 'roomcast/agents/w1/state {"state":"online"}']);
+    expect(bridge.output()).not.toContain('"command":"stop_continuous_music"');
   });
 
   it('does not let an app impersonate the bridge', async () => {

@@ -82,3 +82,60 @@ describe('RoomWatcher', () => {
     expect(states.length).toBe(count);
   });
 });
+
+describe('RoomWatcher with reporting agents', () => {
+  it('settles confirmations from pushed views and reads LiveKit only as a safety net', async () => {
+    let reads = 0;
+    const agent: AgentView = { identity: 'agent', state: { state: 'playing' }, results: [], received: [] };
+    const states: Array<Record<string, unknown>> = [];
+    watcher = new RoomWatcher({
+      read: async () => {
+        reads++;
+        return { listeners: 1, agent: { ...agent, publishing: true } };
+      },
+      onState: (_room, state) => states.push(state),
+      reporting: () => true,
+      log: pino({ level: 'silent' }),
+      idleMs: 5,
+      busyMs: 5,
+      reportedMs: { idle: 60_000, busy: 60_000 },
+    });
+    watcher.observe('r', { listeners: 1, agent });
+    const confirmed = watcher.awaitResult('r', 'id-1', 1_000);
+    watcher.observe('r', { listeners: 1, agent: { ...agent, state: { state: 'paused' }, results: [{ type: 'music_paused', ok: true, message: 'Paused', request_id: 'id-1' }] } });
+    expect(await confirmed).toMatchObject({ request_id: 'id-1' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads).toBe(0);
+    expect(states).toEqual([{ state: 'playing' }, { state: 'paused' }]);
+  });
+
+  it('reads the room at once when asked (its agent left), after a reading already under way', async () => {
+    let reads = 0;
+    let release: () => void = () => undefined;
+    watcher = new RoomWatcher({
+      read: async () => {
+        reads++;
+        if (reads === 1) await new Promise<void>((r) => (release = r));
+        return { listeners: 1 };
+      },
+      onState: () => undefined,
+      keep: () => true,
+      log: pino({ level: 'silent' }),
+      idleMs: 60_000,
+      busyMs: 60_000,
+    });
+    watcher.watch('r');
+    await new Promise((r) => setTimeout(r, 10));
+    watcher.refresh('r');
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(reads).toBe(2);
+  });
+
+  it('does not follow a room for a pushed view that `keep` refuses', () => {
+    const counts: number[] = [];
+    watcher = new RoomWatcher({ read: async () => ({ listeners: 0 }), onState: () => undefined, keep: () => false, onRoomsChanged: (n) => counts.push(n), log: pino({ level: 'silent' }), idleMs: 5, busyMs: 5 });
+    watcher.observe('r', { listeners: 0, agent: { identity: 'a', state: {}, results: [], received: [] } });
+    expect(counts).toEqual([]);
+  });
+});
