@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real parts the end-to-end tests run when they are missing: livekit-server (pinned,
-# built with `go install`, cached in ~/go/bin), Mosquitto, ffmpeg and Chromium (Debian packages).
+# built with `go install`, cached in ~/go/bin), Mosquitto, ffmpeg, Chromium and Redis (Debian packages).
 # Prints where each one is. Exits non-zero when a part cannot be had.
 set -euo pipefail
 
@@ -11,9 +11,11 @@ command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
-# `--tests`: also what only the test suite needs, Debian's Chromium for the listener page's test.
+# `--tests`: also what only the test suite needs: Debian's Chromium for the listener page's test,
+# and Redis for the multi-node test (two livekit-server nodes share one).
 tests=false; [ "${1:-}" = "--tests" ] && tests=true
 if $tests && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then need_apt+=(chromium); fi
+if $tests && ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then need_apt+=(redis-server); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "provision: installing ${need_apt[*]} with apt"
@@ -33,4 +35,4 @@ fi
 echo "provision: livekit-server $LIVEKIT_VERSION at $lk"
 echo "provision: mosquitto at $(command -v mosquitto || echo /usr/sbin/mosquitto)"
 echo "provision: ffmpeg at $(command -v ffmpeg)"
-if $tests; then echo "provision: chromium at ${CHROMIUM_PATH:-/usr/bin/chromium}"; fi
+if $tests; then echo "provision: chromium at ${CHROMIUM_PATH:-/usr/bin/chromium}"; echo "provision: redis-server at $(command -v redis-server || echo /usr/bin/redis-server)"; fi

@@ -15,7 +15,7 @@ import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../music/catalog.js';
 import type { Loudness } from '../playout/loudness.js';
-import { AGENT_ATTRIBUTE, agentParticipantName } from '../protocol/messages.js';
+import { AGENT_ATTRIBUTE, DRAINING_ATTRIBUTE, STATE_ATTRIBUTE, agentParticipantName } from '../protocol/messages.js';
 import type { MetricsReporter } from './metrics.js';
 import { RoomSession } from './roomSession.js';
 import { stopNativeLogCapture } from './nativeLogs.js';
@@ -25,6 +25,12 @@ import type { ReportLink } from './reportLink.js';
 
 /** An offer taken but never assigned (the server gave it to another worker) is let go after this. */
 const OFFER_HOLD_MS = 10_000;
+/**
+ * A stopping host waits this long at most for the bridges to bring each playing room a new agent
+ * (the worker's main process kills its hosts after 10 s). Without MQTT no bridge hears that it
+ * stops: its rooms are left at once, and restored once LiveKit shows their agents gone.
+ */
+const HANDOVER_MS = 8_000;
 
 /**
  * For the end-to-end test of room isolation only: `<room>:<ms>` makes that room's code throw, once
@@ -103,12 +109,20 @@ export class RoomHost implements WorkerLinkHandlers {
     void hosted.end('room failed', (err as Error)?.message ?? String(err));
   }
 
-  /** Takes no more rooms and leaves every room. */
+  /**
+   * Takes no more rooms and leaves every room. With MQTT, a playing room is handed over: its agent
+   * says it is draining (an attribute), then this worker tells the bridges, which bring the room a
+   * new agent on another worker; the old one leaves once the new one plays.
+   */
   async drain(): Promise<void> {
     this.draining = true;
     this.link?.reportStatus();
+    const rooms = [...this.rooms.values()];
+    const handoverMs = this.deps.reports ? HANDOVER_MS : 0;
+    const handovers = rooms.map((r) => r.handOver(handoverMs));
+    await Promise.allSettled(rooms.map((r) => r.drainingMarked));
     this.deps.reports?.draining();
-    await Promise.allSettled([...this.rooms.values()].map((r) => r.end('worker stopping')));
+    await Promise.allSettled(handovers);
   }
 
   private unclaim(jobId: string): void {
@@ -134,6 +148,8 @@ export class HostedRoom {
   private readonly room = new Room();
   private readonly session: RoomSession;
   private ending: Promise<void> | undefined;
+  /** Resolves once the room knows this agent is draining (or it will not be told). */
+  drainingMarked: Promise<void> = Promise.resolve();
 
   constructor(
     readonly jobId: string,
@@ -172,6 +188,45 @@ export class HostedRoom {
     }
   }
 
+  /**
+   * The worker stops: a playing room keeps its music until another Roomcast agent plays in it (the
+   * bridges bring one), or `withinMs` passed; any other room is left now.
+   */
+  async handOver(withinMs: number): Promise<void> {
+    const participant = this.room.localParticipant;
+    if (withinMs === 0 || !this.session.playing || !participant || this.ending) return this.end('worker stopping');
+    this.drainingMarked = participant.setAttributes({ [DRAINING_ATTRIBUTE]: 'true' }).catch(() => undefined);
+    await this.drainingMarked;
+    this.log.info({ withinMs }, 'worker stopping: playing on until another agent plays here');
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (!this.successorPlays()) return;
+        done('handed over to another agent');
+      };
+      const done = (reason: string) => {
+        clearTimeout(timer);
+        this.room.off(RoomEvent.ParticipantAttributesChanged, check);
+        void this.end(reason).then(resolve);
+      };
+      const timer = setTimeout(() => done('worker stopping (no other agent came)'), withinMs);
+      this.room.on(RoomEvent.ParticipantAttributesChanged, check);
+      check();
+    });
+  }
+
+  /** Whether another Roomcast agent, not draining, plays in the room. */
+  private successorPlays(): boolean {
+    const { agentName } = this.deps.config.livekit;
+    return [...this.room.remoteParticipants.values()].some((p) => {
+      if (p.attributes[AGENT_ATTRIBUTE] !== agentName || p.attributes[DRAINING_ATTRIBUTE] === 'true') return false;
+      try {
+        return (JSON.parse(p.attributes[STATE_ATTRIBUTE] ?? '{}') as { state?: unknown }).state === 'playing';
+      } catch {
+        return false;
+      }
+    });
+  }
+
   /** Leaves the room and frees what it held; once, whatever asks first. */
   end(reason: string, error?: string): Promise<void> {
     this.ending ??= (async () => {
@@ -186,13 +241,14 @@ export class HostedRoom {
 
   /**
    * At most one Roomcast agent plays in a room (two bridges may dispatch at once). A joining agent
-   * gives way to one that is ready, or, when neither is, to the one with the smaller identity.
+   * gives way to one that is ready, or, when neither is, to the one with the smaller identity; never
+   * to one that is draining (it came to replace it).
    */
   private givesWay(): boolean {
     const { agentName } = this.deps.config.livekit;
     const me = this.room.localParticipant?.identity ?? '';
     const other = [...this.room.remoteParticipants.values()].some(
-      (p) => p.name === agentParticipantName(agentName) && (p.attributes[AGENT_ATTRIBUTE] === agentName || p.identity < me),
+      (p) => p.name === agentParticipantName(agentName) && p.attributes[DRAINING_ATTRIBUTE] !== 'true' && (p.attributes[AGENT_ATTRIBUTE] === agentName || p.identity < me),
     );
     if (!other) return false;
     this.log.warn('another Roomcast agent is in the room: leaving it to that one');

@@ -24,7 +24,7 @@ import { parseReport, parseWorkerPresence } from '../protocol/agentReports.js';
 
 /** What the bridge needs from LiveKit (RoomAgents in production). */
 export interface AgentDelivery {
-  ensureAgent(room: string, timeoutMs: number, options?: { replaceDispatch?: boolean }): Promise<'present' | 'dispatched'>;
+  ensureAgent(room: string, timeoutMs: number, options?: { replaceDispatch?: boolean; alongside?: string }): Promise<'present' | 'dispatched'>;
   send(room: string, payload: Uint8Array): Promise<void>;
   roomView(room: string): Promise<RoomView>;
   remove(room: string, identity: string): Promise<void>;
@@ -91,6 +91,8 @@ export class Bridge {
   private heartbeat: NodeJS.Timeout | undefined;
   /** Which worker plays each room, from the agents' MQTT reports. */
   private readonly workers = new WorkerDirectory();
+  /** Agents of stopping workers whose rooms are being handed over. */
+  private readonly handingOver = new Set<string>();
 
   constructor(
     private readonly config: BridgeConfig,
@@ -365,6 +367,7 @@ export class Bridge {
   private onWorkerPresence(worker: string, payload: Buffer): void {
     const presence = parseWorkerPresence(payload);
     if (!presence) return this.log.warn({ worker }, 'ignored a malformed worker presence');
+    if (presence.state === 'draining') return this.handOverRoomsOf(worker);
     const orphans = this.workers.presence(worker, presence).filter((a) => this.owns(a.room));
     if (orphans.length === 0) return;
     this.log.warn({ worker, rooms: orphans.length }, 'an agent worker went offline: removing its agents and restoring its rooms');
@@ -374,6 +377,32 @@ export class Bridge {
         .remove(room, identity)
         .catch((err: Error) => this.log.debug({ room, err: err.message }, 'could not remove the dead worker\'s agent (gone already?)'))
         .finally(() => this.watcher.refresh(room));
+    }
+  }
+
+  /**
+   * A worker is stopping (SIGTERM): each of its rooms that should play gets a new agent on another
+   * worker while the old one plays on, and the start again (same request_id). The old agent leaves
+   * once the new one plays: the listener hears at most the new agent's start.
+   */
+  private handOverRoomsOf(worker: string): void {
+    for (const { room, identity } of this.workers.roomsOf(worker)) {
+      const start = this.shouldPlay(room);
+      if (!this.owns(room) || !start || this.handingOver.has(identity)) continue;
+      this.handingOver.add(identity);
+      const log = this.log.child({ room, session_id: room, request_id: start.request_id, agent: identity });
+      log.info({ worker }, "the room's worker is stopping: bringing in another agent");
+      this.enqueue(room, async () => {
+        try {
+          await this.delivery.ensureAgent(room, this.config.agentJoinTimeoutMs, { alongside: identity });
+          await this.delivery.send(room, encodeJson(start));
+          log.info('room handed over: start delivered to the new agent');
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'could not hand the room over; it is restored once its agent has left');
+        } finally {
+          this.handingOver.delete(identity);
+        }
+      });
     }
   }
 

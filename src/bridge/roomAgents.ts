@@ -63,9 +63,12 @@ export class RoomAgents {
    * produced an agent after REDISPATCH_MS is replaced, unless a worker has taken its job: a busy
    * worker may take longer to start it, and a second dispatch would only cost it another process.
    */
-  async ensureAgent(room: string, timeoutMs: number, { replaceDispatch = false } = {}): Promise<'present' | 'dispatched'> {
+  async ensureAgent(room: string, timeoutMs: number, { replaceDispatch = false, alongside }: { replaceDispatch?: boolean; alongside?: string } = {}): Promise<'present' | 'dispatched'> {
+    // `alongside`: the agent of a stopping worker, which plays on until its successor is here.
+    const ours = (p: ParticipantInfo) => this.isOurAgent(p) && p.identity !== alongside;
+    if (alongside !== undefined) return this.dispatchAlongside(room, timeoutMs, ours);
     const participants = await this.participants(room);
-    if (participants?.some((p) => this.isOurAgent(p))) return 'present';
+    if (participants?.some(ours)) return 'present';
     const startedAt = Date.now();
     const deadline = startedAt + timeoutMs;
     // Listing the dispatches of a room that does not exist stalls for 3 s in livekit-server,
@@ -82,6 +85,21 @@ export class RoomAgents {
       if ((await this.participants(room))?.some((p) => this.isOurAgent(p))) return 'dispatched';
     }
     throw new NoAgentError(`no Roomcast agent "${this.config.agentName}" joined room "${room}" within ${timeoutMs} ms; is an agent worker running?`);
+  }
+
+  /**
+   * One more dispatch to a room whose agent is leaving (its worker drains): the existing dispatch
+   * is kept, as deleting it would end the agent that still plays.
+   */
+  private async dispatchAlongside(room: string, timeoutMs: number, ours: (p: ParticipantInfo) => boolean): Promise<'dispatched'> {
+    const deadline = Date.now() + timeoutMs;
+    await this.dispatch.createDispatch(room, this.config.agentName);
+    this.log.info({ room, agentName: this.config.agentName }, 'dispatched an agent to take over from a stopping worker');
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      if ((await this.participants(room))?.some(ours)) return 'dispatched';
+    }
+    throw new NoAgentError(`no Roomcast agent "${this.config.agentName}" came to take over room "${room}" within ${timeoutMs} ms`);
   }
 
   /** The room as the server API shows it (an empty list for a room that does not exist). */

@@ -45,9 +45,14 @@ export class WorkerDirectory {
       return [];
     }
     this.workers.delete(worker);
-    const orphans = [...this.agents.values()].filter((a) => a.worker === worker);
+    const orphans = this.roomsOf(worker);
     for (const orphan of orphans) this.agents.delete(orphan.room);
     return orphans;
+  }
+
+  /** The rooms whose agents the worker plays, as last reported. */
+  roomsOf(worker: string): RoomAgent[] {
+    return [...this.agents.values()].filter((a) => a.worker === worker);
   }
 
   /** The room's agent, while its worker is heard from (its reports can be trusted), else undefined. */

@@ -13,6 +13,12 @@ export const AGENT_ATTRIBUTE = 'roomcast.agent';
 /** Participant attribute with the agent's music state (JSON), for every client and the bridge. */
 export const STATE_ATTRIBUTE = 'roomcast.state';
 
+/**
+ * Participant attribute `true` on an agent whose worker is stopping: it plays on until another
+ * Roomcast agent plays in the room, then leaves. A joining agent does not give way to it.
+ */
+export const DRAINING_ATTRIBUTE = 'roomcast.draining';
+
 /** Participant attribute with the agent's last confirmations (JSON array, newest last). */
 export const RESULTS_ATTRIBUTE = 'roomcast.results';
 /**

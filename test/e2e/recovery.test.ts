@@ -52,6 +52,20 @@ async function soundAgain(listener: Listener, killedAt: number, timeoutMs: numbe
   return onset;
 }
 
+/** The longest run without sound (ms) between the first and the last frame with sound. */
+function longestSilence(frames: Array<{ at: number; samples: Int16Array }>): number {
+  let longest = 0;
+  let lastSound: number | undefined;
+  for (const { at, samples } of frames) {
+    let sum = 0;
+    for (const s of samples) sum += (s / 32768) ** 2;
+    if (Math.sqrt(sum / samples.length) <= 0.01) continue;
+    if (lastSound !== undefined) longest = Math.max(longest, at - lastSound);
+    lastSound = at;
+  }
+  return longest;
+}
+
 describe('recovery', () => {
   it('an agent killed mid-song (the whole worker, kill -9) is replaced and the music comes back', async () => {
     const { listener, sent: start } = await rc.startIn('agent-crash');
@@ -103,6 +117,35 @@ describe('recovery', () => {
     results.workerFailoverMedianMs = [...backMs].sort((a, b) => a - b)[2] as number;
     // Before: LiveKit held the dead agent ~21 s and the new one gave way to it.
     expect(Math.max(...backMs)).toBeLessThan(10_000);
+  });
+
+  it('a worker stopped with SIGTERM hands its room over to another: at most a moment of silence', async () => {
+    await Promise.allSettled(extra.map((p) => p.stop()));
+    const pool = [await startAgent({ ...rc.env, extra: { AGENT_PROCESSES: '1' } }, 'agent-handover-1'), await startAgent({ ...rc.env, extra: { AGENT_PROCESSES: '1' } }, 'agent-handover-2')];
+    extra.push(...pool);
+    const room = 'worker-handover';
+    const rooms = new RoomServiceClient(httpUrl(rc.livekit.url), API_KEY, API_SECRET);
+    const { listener, sent } = await rc.startIn(room);
+    await musicAgain(listener, sent.at);
+    const agentOf = async () => (await rooms.listParticipants(room)).filter((p) => p.attributes[AGENT_ATTRIBUTE] !== undefined).map((p) => p.identity);
+    const [before] = await agentOf();
+    const host = pool.find((p) => p.output().includes((before ?? '?').replace(/^agent-/, ''))) as RoomcastProc;
+    expect(host, `the worker of ${before}`).toBeDefined();
+    listener.recorded.length = 0;
+    listener.recording = true;
+    const stoppedAt = Date.now();
+    await host.stop('SIGTERM');
+    const stopMs = Date.now() - stoppedAt;
+    await new Promise((r) => setTimeout(r, 2_000));
+    listener.recording = false;
+    const after = await agentOf();
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(before);
+    expect(host.output()).toContain('handed over to another agent');
+    const silenceMs = longestSilence(listener.recorded);
+    results.workerHandoverSilenceMs = silenceMs;
+    results.workerHandoverStopMs = stopMs;
+    expect(silenceMs).toBeLessThan(1_500);
   });
 
   it('a bridge killed between receiving a start and delivering it: another bridge delivers it', async () => {
