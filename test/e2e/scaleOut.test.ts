@@ -1,7 +1,9 @@
 /**
- * Scale-out: two bridge replicas and two agent workers on one LiveKit server and one broker. A burst
- * of commands for 20 rooms, each sent twice (an app retry: same request_id), must be applied
- * exactly once each, in the order published per room, with the rooms spread over both workers.
+ * Scale-out: LiveKit's distributed mode (two livekit-server nodes sharing a Redis), two bridge
+ * replicas and two agent workers, each bridge and worker on its own node, one broker. A burst of
+ * commands for 20 rooms, each sent twice (an app retry: same request_id), must be applied exactly
+ * once each, in the order published per room, with the rooms spread over both workers and both
+ * nodes. A room hosted on one node is heard through the other, and fails over across nodes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +13,11 @@ import { Replicas } from '../../src/bridge/replicas.js';
 import { ARTIFACTS } from '../harness/processes.js';
 import { killTree } from '../harness/procTree.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
-import { startAgent, startBridge, type RoomcastProc } from '../harness/stack.js';
+import { RoomServiceClient } from 'livekit-server-sdk';
+import { httpUrl } from '../../src/bridge/roomAgents.js';
+import { AGENT_ATTRIBUTE } from '../../src/protocol/messages.js';
+import { Listener } from '../harness/listener.js';
+import { API_KEY, API_SECRET, startAgent, startBridge, type LiveKitServer, type RoomcastProc } from '../harness/stack.js';
 
 const ROOMS = Array.from({ length: 20 }, (_, i) => `burst-${String(i).padStart(2, '0')}`);
 /** Per room, in publish order; the last one decides the final state. */
@@ -46,10 +52,12 @@ let agent2: RoomcastProc;
 let bridge2: RoomcastProc;
 
 beforeAll(async () => {
-  rc = await startRoomcast(undefined, AGENT_ENV, undefined, { ...BRIDGE_ENV, MQTT_CLIENT_ID: 'bridge-a' });
+  rc = await startRoomcast(undefined, AGENT_ENV, undefined, { ...BRIDGE_ENV, MQTT_CLIENT_ID: 'bridge-a' }, { nodes: 2 });
+  // The second bridge and worker talk to the second node only.
+  const nodeB = { ...rc.env, livekitUrl: (rc.livekitNodes[1] as LiveKitServer).url };
   [agent2, bridge2] = await Promise.all([
-    startAgent({ ...rc.env, extra: AGENT_ENV }, 'agent-2'),
-    startBridge({ ...rc.env, extra: { ...BRIDGE_ENV, MQTT_CLIENT_ID: 'bridge-b' } }, 'bridge-2'),
+    startAgent({ ...nodeB, extra: AGENT_ENV }, 'agent-2'),
+    startBridge({ ...nodeB, extra: { ...BRIDGE_ENV, MQTT_CLIENT_ID: 'bridge-b' } }, 'bridge-2'),
   ]);
   // The first bridge must know of the second before the burst, or both would take every room.
   await rc.bridge.waitFor(/"replicas":\["[^"]+","[^"]+"\]/, 15_000);
@@ -133,7 +141,9 @@ describe('scale-out', () => {
     // Rooms where a worker applied commands (an agent that joined late and gave way applied none).
     const roomsPerWorker = [rc.agent, agent2].map((p) => new Set(ROOMS.filter((room) => p.output().includes(`"room":"${room}"`) && appliedIn(p, room))).size);
     const deliveredPerBridge = [rc.bridge, bridge2].map((p) => countLines(p, /"msg":"commands? delivered"/));
-    Object.assign(measured, { allStartedMs, burstMs, commands: finals.length, roomsPerWorker, deliveredPerBridge });
+    const roomsPerNode = rc.livekitNodes.map((node) => ROOMS.filter((room) => rc.redis?.nodeOfRoom(room) === node.nodeId()).length);
+    Object.assign(measured, { allStartedMs, burstMs, commands: finals.length, roomsPerWorker, deliveredPerBridge, roomsPerNode });
+    expect(roomsPerNode.every((n) => n > 0), `rooms per node ${roomsPerNode}`).toBe(true);
     expect(roomsPerWorker.every((n) => n > 0)).toBe(true);
     expect(roomsPerWorker[0]! + roomsPerWorker[1]!).toBe(ROOMS.length);
     expect(deliveredPerBridge.every((n) => n > 0)).toBe(true);
@@ -170,5 +180,34 @@ describe('scale-out', () => {
     for (let waited = 0; presence('bridge-b/state')?.state !== 'offline' && waited < 5_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     expect(presence('bridge-b/state')?.state).toBe('offline');
     expect(presence('state')).toEqual({ state: 'online', replicas: ['bridge-a'] });
+  }, 90_000);
+
+  it('a room hosted on one node is heard through the other, and fails over to a worker of the other node', async () => {
+    const [nodeA, nodeB] = rc.livekitNodes as [LiveKitServer, LiveKitServer];
+    const room = 'cross-node';
+    // Placed on node B through node A's API; the listener joins through node A.
+    await new RoomServiceClient(httpUrl(nodeA.url), API_KEY, API_SECRET).createRoom({ name: room, nodeId: nodeB.nodeId(), emptyTimeout: 300 });
+    expect(rc.redis?.nodeOfRoom(room)).toBe(nodeB.nodeId());
+    const listener = await Listener.join(nodeA.url, API_KEY, API_SECRET, room);
+    try {
+      const start = rc.app.send(room, { type: 'start_continuous_music', genre: 'rock' }, 60_000);
+      expect((await start.final).status).toBe('done');
+      await listener.waitForTone(1320, { since: start.at, timeoutMs: 20_000 });
+      // Kill the worker that plays it; the other one, on the other node, takes the room.
+      const agent = (await new RoomServiceClient(httpUrl(nodeB.url), API_KEY, API_SECRET).listParticipants(room)).find((p) => p.attributes[AGENT_ATTRIBUTE] !== undefined);
+      const job = agent?.identity.replace(/^agent-/, '') ?? '?';
+      const [host, other] = rc.agent.output().includes(job) ? [rc.agent, agent2] : [agent2, rc.agent];
+      expect(host.output()).toContain(job);
+      const killedAt = Date.now();
+      killTree(host.child.pid as number);
+      await listener.waitForTone(1320, { since: killedAt + 250, timeoutMs: 20_000 });
+      const back = listener.onsetAfter(killedAt + 250);
+      measured.crossNodeFailoverToMusicMs = back === undefined ? undefined : back - killedAt;
+      await other.waitFor(new RegExp(`"room":"${room}".*"msg":"joined room"`), 5_000);
+      const state = await rc.app.waitForState(room, (s) => s.state === 'playing', { since: killedAt, timeoutMs: 10_000 });
+      expect(state.state.state).toBe('playing');
+    } finally {
+      await listener.leave();
+    }
   }, 90_000);
 });

@@ -4,11 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type Sent } from './app.js';
 import { Listener } from './listener.js';
-import { API_KEY, API_SECRET, startAgent, startBridge, startLiveKit, startMosquitto, type Broker, type LiveKitServer, type RoomcastEnv, type RoomcastProc } from './stack.js';
+import { API_KEY, API_SECRET, startAgent, startBridge, startLiveKit, startMosquitto, startRedis, type Broker, type LiveKitServer, type Redis, type RoomcastEnv, type RoomcastProc } from './stack.js';
 import { makeToneCatalog, type ToneSong, type ToneSpec } from './tones.js';
 
 export interface Roomcast {
+  /** The LiveKit server, or the first node of a multi-node cluster (the one `env` points at). */
   livekit: LiveKitServer;
+  /** Every node: one, or two sharing `redis` (`nodes: 2`). */
+  livekitNodes: LiveKitServer[];
+  redis?: Redis | undefined;
   broker: Broker;
   agent: RoomcastProc;
   bridge: RoomcastProc;
@@ -31,21 +35,25 @@ export const DEFAULT_TONES: ToneSpec[] = [
   { id: 'b1320', frequency: 1320, format: 'mp3', seconds: 4, language: 'Spanish', genre: 'rock' },
 ];
 
-/** The stack with a catalog of generated tones, or with the catalog at `catalogPath`. */
 /**
+ * The stack with a catalog of generated tones, or with the catalog at `catalogPath`.
  * `agentScript`: another agent worker than Roomcast's (the bench's stock agent), under dist/.
  * `quiet`: the shipped log levels (info, a broker that does not log every packet) instead of the
  * tests' debug logs: what the bench measures.
+ * `nodes: 2`: LiveKit's distributed mode, two livekit-server nodes sharing a Redis.
  */
 export async function startRoomcast(
   tones: ToneSpec[] = DEFAULT_TONES,
   agentEnv: NodeJS.ProcessEnv = {},
   catalogPath?: string,
   bridgeEnv: NodeJS.ProcessEnv = {},
-  { agentScript, quiet = false }: { agentScript?: string; quiet?: boolean } = {},
+  { agentScript, quiet = false, nodes = 1 }: { agentScript?: string; quiet?: boolean; nodes?: 1 | 2 } = {},
 ): Promise<Roomcast> {
   const catalog = catalogPath ? { path: catalogPath, songs: [] } : makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-tones-')), tones);
-  const [livekit, broker] = await Promise.all([startLiveKit(), startMosquitto(undefined, undefined, { verbose: !quiet })]);
+  const redis = nodes > 1 ? await startRedis() : undefined;
+  const startNodes = () => Promise.all(Array.from({ length: nodes }, () => startLiveKit(undefined, { redis: redis?.address })));
+  const [livekitNodes, broker] = await Promise.all([startNodes(), startMosquitto(undefined, undefined, { verbose: !quiet })]);
+  const livekit = livekitNodes[0] as LiveKitServer;
   const env = { livekitUrl: livekit.url, mqttUrl: broker.url, catalog: catalog.path };
   const logLevel = quiet ? { LOG_LEVEL: 'info' } : {};
   const [agent, bridge] = await Promise.all([startAgent({ ...env, extra: { ...logLevel, ...agentEnv } }, 'agent', agentScript), startBridge({ ...env, extra: { ...logLevel, ...bridgeEnv } })]);
@@ -53,6 +61,8 @@ export async function startRoomcast(
   const listeners: Listener[] = [];
   const rc: Roomcast = {
     livekit,
+    livekitNodes,
+    redis,
     broker,
     agent,
     bridge,
@@ -75,7 +85,8 @@ export async function startRoomcast(
       await Promise.allSettled(listeners.map((l) => l.leave()));
       await app.close().catch(() => undefined);
       await Promise.allSettled([agent.stop(), bridge.stop()]);
-      await Promise.allSettled([livekit.proc.stop(), broker.proc.stop()]);
+      await Promise.allSettled([...livekitNodes.map((n) => n.proc.stop()), broker.proc.stop()]);
+      await redis?.proc.stop();
     },
   };
   return rc;

@@ -3,6 +3,7 @@
  * as child processes on free ports. Runs inside the namespace scripts/test-e2e.sh makes; outside
  * it (no ROOMCAST_TEST_HOST) the suite refuses to run.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { livekitServerBinary, mosquittoBinary } from '../../scripts/binaries.js';
@@ -21,9 +22,15 @@ export interface LiveKitServer {
   url: string;
   proc: Proc;
   restart(): Promise<void>;
+  /** This node's id in a multi-node cluster (new on every start), from its startup log line. */
+  nodeId(): string;
 }
 
-export async function startLiveKit(host = testHost()): Promise<LiveKitServer> {
+/**
+ * One livekit-server. With `redis` (host:port) it is a node of a multi-node cluster: rooms are
+ * placed on any node of the cluster, and each node serves every room (signalling is forwarded).
+ */
+export async function startLiveKit(host = testHost(), { redis }: { redis?: string } = {}): Promise<LiveKitServer> {
   const [port, rtcTcp, rtcUdp] = [await freePort(host), await freePort(host), await freePort(host)];
   const dir = join(ARTIFACTS, 'livekit');
   mkdirSync(dir, { recursive: true });
@@ -46,12 +53,14 @@ export async function startLiveKit(host = testHost()): Promise<LiveKitServer> {
       // As in the shipped livekit.yaml: a room that only agents joined closes after empty_timeout.
       '  empty_timeout: 300',
       '  departure_timeout: 10',
+      ...(redis ? ['redis:', `  address: ${redis}`] : []),
       '',
     ].join('\n'),
   );
   const url = `ws://${host}:${port}`;
   const launch = async () => {
-    const proc = startProcess('livekit-server', livekitServerBinary(), ['--config', config]);
+    // The nodes of a cluster each have their own log.
+    const proc = startProcess(redis ? `livekit-server-${port}` : 'livekit-server', livekitServerBinary(), ['--config', config]);
     await waitUntil(async () => (await fetch(`http://${host}:${port}/`)).ok, 20_000, 'livekit-server to answer');
     return proc;
   };
@@ -62,8 +71,36 @@ export async function startLiveKit(host = testHost()): Promise<LiveKitServer> {
       await server.proc.stop();
       server.proc = await launch();
     },
+    nodeId() {
+      const id = /"nodeID":\s*"(ND_[A-Za-z0-9]+)"/.exec(server.proc.output())?.[1];
+      if (!id) throw new Error('livekit-server did not log its node id');
+      return id;
+    },
   };
   return server;
+}
+
+export interface Redis {
+  /** host:port, for livekit.yaml's `redis.address`. */
+  address: string;
+  proc: Proc;
+  /** The node id a multi-node cluster placed `room` on (its `room_node_map`), if any. */
+  nodeOfRoom(room: string): string | undefined;
+}
+
+/** A private Redis (Debian's redis-server), no persistence: for a multi-node LiveKit cluster. */
+export async function startRedis(host = testHost()): Promise<Redis> {
+  const port = await freePort(host);
+  const proc = startProcess('redis-server', 'redis-server', ['--bind', host, '--port', String(port), '--protected-mode', 'no', '--save', '', '--appendonly', 'no']);
+  await proc.waitFor(/Ready to accept connections/, 10_000);
+  return {
+    address: `${host}:${port}`,
+    proc,
+    nodeOfRoom(room) {
+      const out = execFileSync('redis-cli', ['-h', host, '-p', String(port), '--raw', 'HGET', 'room_node_map', room], { encoding: 'utf8' }).trim();
+      return out || undefined;
+    },
+  };
 }
 
 export interface Broker {
