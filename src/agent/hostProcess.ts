@@ -48,11 +48,20 @@ const contain = (kind: string) => (err: unknown) => {
 process.on('uncaughtException', contain('uncaughtException'));
 process.on('unhandledRejection', contain('unhandledRejection'));
 
+/**
+ * A stopping host is gone by then, whatever its rooms' leaving waits for (a LiveKit server or a
+ * broker that is gone may never answer): within the main process's 10-s grace.
+ */
+const STOP_DEADLINE_MS = 9_000;
 let stopping = false;
 const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   log.info({ signal, rooms: host.roomCount }, 'host process stopping: leaving its rooms');
+  setTimeout(() => {
+    log.warn({ rooms: host.roomCount }, 'rooms did not all leave in time: exiting anyway');
+    process.exit(0);
+  }, STOP_DEADLINE_MS).unref();
   await host.drain();
   await reports?.close();
   link.close();

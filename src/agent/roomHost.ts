@@ -195,7 +195,9 @@ export class HostedRoom {
   async handOver(withinMs: number): Promise<void> {
     const participant = this.room.localParticipant;
     if (withinMs === 0 || !this.session.playing || !participant || this.ending) return this.end('worker stopping');
-    this.drainingMarked = participant.setAttributes({ [DRAINING_ATTRIBUTE]: 'true' }).catch(() => undefined);
+    // Bounded: a LiveKit server that is gone never answers.
+    const marked = participant.setAttributes({ [DRAINING_ATTRIBUTE]: 'true' }).catch(() => undefined);
+    this.drainingMarked = Promise.race([marked, new Promise<void>((r) => setTimeout(r, 2_000))]);
     await this.drainingMarked;
     this.log.info({ withinMs }, 'worker stopping: playing on until another agent plays here');
     await new Promise<void>((resolve) => {

@@ -11,7 +11,7 @@ import { listenerPageRoutes } from './listenerPage.js';
 const config = await startupStep(() => loadBridgeConfig());
 const log = createLogger('bridge', config.log);
 const metrics = createBridgeMetrics();
-const bridge = new Bridge(config, new RoomAgents(config.livekit, log), log, metrics);
+const bridge = new Bridge(config, new RoomAgents(config.livekit, log, (method) => metrics.livekitRequests.inc({ method })), log, metrics);
 await startupStep(() => bridge.start());
 const page = config.listenerPage;
 const routes = page ? listenerPageRoutes({ livekit: config.livekit, publicUrl: page.livekitUrl, submit: (room, payload) => bridge.submit(room, payload), log }) : undefined;

@@ -21,6 +21,12 @@ export function createBridgeMetrics() {
     }),
     mqttConnected: new Gauge({ name: 'roomcast_bridge_mqtt_connected', help: '1 while connected to the MQTT broker', registers: [registry] }),
     replicas: new Gauge({ name: 'roomcast_bridge_replicas', help: 'Live bridge replicas this one knows of, itself included', registers: [registry] }),
+    livekitRequests: new Counter({
+      name: 'roomcast_bridge_livekit_requests_total',
+      help: 'Requests to the LiveKit server API, by method',
+      labelNames: ['method'] as const,
+      registers: [registry],
+    }),
     roomsWatched: new Gauge({ name: 'roomcast_bridge_rooms_watched', help: 'Rooms whose state the bridge follows', registers: [registry] }),
   };
 }

@@ -3,7 +3,8 @@
  * Roomcast agent is in a room, and deliver packets to it.
  */
 import { JobStatus, ParticipantInfo_Kind, TrackType } from '@livekit/protocol';
-import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, TwirpError, type ParticipantInfo } from 'livekit-server-sdk';
+import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, type ParticipantInfo } from 'livekit-server-sdk';
+import { ParticipantReader } from './participantReader.js';
 import type { LiveKitConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC, RECEIVED_ATTRIBUTE, RESULTS_ATTRIBUTE, STATE_ATTRIBUTE, type Confirmation } from '../protocol/messages.js';
@@ -46,14 +47,20 @@ export function httpUrl(url: string): string {
 export class RoomAgents {
   private readonly rooms: RoomServiceClient;
   private readonly dispatch: AgentDispatchClient;
+  private readonly reader: ParticipantReader;
+  private readonly countRequest: (method: string) => void;
 
   constructor(
     private readonly config: LiveKitConfig,
     private readonly log: Logger,
+    /** Counts each server API request, by method (the bridge's metrics). */
+    countRequest: (method: string) => void = () => undefined,
   ) {
     const url = httpUrl(config.url);
-    this.rooms = new RoomServiceClient(url, config.apiKey, config.apiSecret);
-    this.dispatch = new AgentDispatchClient(url, config.apiKey, config.apiSecret);
+    this.rooms = counted(new RoomServiceClient(url, config.apiKey, config.apiSecret), countRequest);
+    this.dispatch = counted(new AgentDispatchClient(url, config.apiKey, config.apiSecret), countRequest);
+    this.reader = new ParticipantReader(url, config.apiKey, config.apiSecret);
+    this.countRequest = countRequest;
   }
 
   /**
@@ -125,7 +132,7 @@ export class RoomAgents {
     await this.rooms.removeParticipant(room, identity);
   }
 
-  async send(room: string, payload: Uint8Array): Promise<void> {
+  async sendData(room: string, payload: Uint8Array): Promise<void> {
     await this.rooms.sendData(room, payload, DataPacket_Kind.RELIABLE, { topic: MUSIC_CONTROL_TOPIC });
   }
 
@@ -155,18 +162,28 @@ export class RoomAgents {
 
   /** The room's participants, or undefined when the room does not exist. */
   private async participants(room: string): Promise<ParticipantInfo[] | undefined> {
-    try {
-      return await this.rooms.listParticipants(room);
-    } catch (err) {
-      if (err instanceof TwirpError && err.status === 404) return undefined;
-      throw err;
-    }
+    this.countRequest('listParticipants');
+    return this.reader.list(room);
   }
 
   private isOurAgent(p: ParticipantInfo): boolean {
     return p.attributes[AGENT_ATTRIBUTE] === this.config.agentName;
   }
 
+}
+
+/** The client, with each of its request methods counted by name. */
+function counted<T extends object>(client: T, count: (method: string) => void): T {
+  return new Proxy(client, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function' || typeof key !== 'string') return value;
+      return (...args: unknown[]) => {
+        count(key);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
 }
 
 function parseJson<T>(text: string | undefined, fallback: T): T {

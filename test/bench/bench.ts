@@ -10,10 +10,11 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { RoomServiceClient } from 'livekit-server-sdk';
+import mqtt from 'mqtt';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import type { Listener } from '../harness/listener.js';
-import { ARTIFACTS, startProcess } from '../harness/processes.js';
+import { Listener } from '../harness/listener.js';
+import { ARTIFACTS, startProcess, type Proc } from '../harness/processes.js';
 import { processTree } from '../harness/procTree.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
 import { API_KEY, API_SECRET, TEST_AGENT_NAME } from '../harness/stack.js';
@@ -25,6 +26,12 @@ const ROOM_COUNTS = (process.env.BENCH_ROOMS ?? '1,10,50').split(',').map(Number
 const SOAK_ROOMS = Number(process.env.BENCH_SOAK_ROOMS ?? 40);
 const SOAK_MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
 const BRIDGE_RATES = (process.env.BENCH_BRIDGE_RATES ?? '500,1000,2000').split(',').map(Number);
+/** Idle rooms whose stand-in agents report over MQTT, and rooms whose stand-ins do not (polled). */
+// Not 1000: each stand-in room is a WebRTC connection of rtc-node, ~40 of which kept a core busy
+// while joining (the bridge would be measured on a machine the stand-ins saturate).
+const CONTROL_ROOMS = Number(process.env.BENCH_CONTROL_ROOMS ?? 100);
+const POLLED_ROOMS = Number(process.env.BENCH_POLLED_ROOMS ?? 50);
+const CONTROL_SECONDS = Number(process.env.BENCH_CONTROL_SECONDS ?? 60);
 /**
  * Short songs (genre `bench`) for the latency figures and the soak (many song changes); songs of a
  * minute (genre `long`) for the cost figure, so that it is the cost of playing, as with real
@@ -304,13 +311,31 @@ async function cpuRate(pid: number, seconds: number): Promise<{ msPerSecond: num
  * processes kept ahead of demand) is measured first at each step and subtracted.
  */
 async function costPerRoom(rc: Roomcast) {
-  const rows: Array<{ rooms: number; started: number; cpuMsPerAudioSecondPerRoom: number; byPart: Record<ThreadPart, number>; idleCpuMsPerSecond: number; rssMiB: number; idleRssMiB?: number; pssMiB?: number; idlePssMiB?: number; memoryPerRoomMiB?: number; processes: number; idleProcesses?: number; underruns: number }> = [];
+  const rows: Array<{
+    rooms: number;
+    started: number;
+    cpuMsPerAudioSecondPerRoom: number;
+    byPart: Record<ThreadPart, number>;
+    idleCpuMsPerSecond: number;
+    rssMiB: number;
+    idleRssMiB?: number;
+    pssMiB?: number;
+    idlePssMiB?: number;
+    memoryPerRoomMiB?: number;
+    processes: number;
+    idleProcesses?: number;
+    underruns: number;
+    /** livekit-server's CPU per playing room (no listener), and per listener added (one a room). */
+    livekitMsPerRoom?: number;
+    livekitMsPerListener?: number;
+  }> = [];
   const pid = rc.agent.child.pid as number;
+  const livekitPid = rc.livekit.proc.child.pid as number;
   const seconds = 15;
   // Each step ends at rest too (closeRooms).
   await settled(pid);
   for (const count of ROOM_COUNTS) {
-    const idle = await cpuRate(pid, 5);
+    const [idle, livekitIdle] = await Promise.all([cpuRate(pid, 5), cpuRate(livekitPid, 5)]);
     const underrunsBefore = await underrunsSoFar(rc);
     const rooms = Array.from({ length: count }, (_, i) => `bench-load-${count}-${i}`);
     // One after another: a burst of cold rooms is a different figure (job processes starting at once).
@@ -322,8 +347,17 @@ async function costPerRoom(rc: Roomcast) {
     }
     // The job processes started ahead to replace the ones taken load their modules meanwhile.
     await sleep(10_000);
-    const busy = await cpuRate(pid, seconds);
+    const [busy, livekitBusy] = await Promise.all([cpuRate(pid, seconds), cpuRate(livekitPid, seconds)]);
     const underruns = (await underrunsSoFar(rc)) - underrunsBefore;
+    // At the largest step, what a listener costs the server: one joins each room.
+    let livekitMsPerListener: number | undefined;
+    if (count === Math.max(...ROOM_COUNTS) && started > 0) {
+      const listeners = await Promise.all(rooms.map((room) => Listener.join(rc.livekit.url, API_KEY, API_SECRET, room)));
+      await sleep(5_000);
+      const heard = await cpuRate(livekitPid, seconds);
+      livekitMsPerListener = Math.round(((heard.msPerSecond - livekitBusy.msPerSecond) / listeners.length) * 10) / 10;
+      await Promise.allSettled(listeners.map((l) => l.leave()));
+    }
     rows.push({
       rooms: count,
       started,
@@ -338,6 +372,8 @@ async function costPerRoom(rc: Roomcast) {
       processes: busy.processes,
       idleProcesses: idle.processes,
       underruns,
+      livekitMsPerRoom: Math.round(((livekitBusy.msPerSecond - livekitIdle.msPerSecond) / Math.max(1, started)) * 10) / 10,
+      livekitMsPerListener,
     });
     await closeRooms(rc, rooms);
   }
@@ -535,6 +571,107 @@ async function bridgeThroughput(rc: Roomcast) {
   return { rooms: rooms.length, alone, withAgents };
 }
 
+/** A sum of the bridge's metric `name` (all its label values). */
+async function bridgeMetric(rc: Roomcast, name: string): Promise<number> {
+  const text = await (await fetch(`${rc.bridge.opsUrl}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
+  return sum;
+}
+
+/**
+ * What idle rooms cost the control plane: the bridge's requests to the LiveKit server API and its
+ * CPU, per room, for idle rooms whose (stand-in) agents report over MQTT, and for rooms whose
+ * agents do not, which the bridge polls as before. Stand-ins in processes of 250 rooms, no track.
+ */
+async function controlPlane(rc: Roomcast) {
+  const bridgePid = rc.bridge.child.pid as number;
+  const baseline = (await cpuRate(bridgePid, 10)).msPerSecond;
+  const mode = async (reporting: boolean, count: number) => {
+    const rooms = Array.from({ length: count }, (_, i) => `bench-control-${reporting ? 'r' : 'p'}-${i}`);
+    const standIns: Proc[] = [];
+    for (let i = 0; i < rooms.length; i += 250) {
+      const spec = { url: rc.livekit.url, apiKey: API_KEY, apiSecret: API_SECRET, agentName: TEST_AGENT_NAME, rooms: rooms.slice(i, i + 250), track: false, ...(reporting ? { reportTo: { url: rc.broker.url, baseTopic: 'roomcast' } } : {}) };
+      const standIn = startProcess(`control-stand-in-${i / 250}`, process.execPath, [join(import.meta.dirname, 'agentStandIn.js'), JSON.stringify(spec)]);
+      standIns.push(standIn);
+      // One process joins at a time: joins are the heavy part.
+      await standIn.waitFor(/ready/, 600_000);
+    }
+    try {
+      // A room the bridge follows: by its agent's reports, or once it was sent a command.
+      if (!reporting) for (let i = 0; i < rooms.length; i += 50) await Promise.all(rooms.slice(i, i + 50).map((room) => rc.app.send(room, { type: 'set_volume', volume: 50 }, 120_000).final));
+      for (let waited = 0; (await bridgeMetric(rc, 'roomcast_bridge_rooms_watched')) < count && waited < 120_000; waited += 1_000) await sleep(1_000);
+      const watched = await bridgeMetric(rc, 'roomcast_bridge_rooms_watched');
+      // Past the first safety-net reading of every room.
+      await sleep(reporting ? 35_000 : 5_000);
+      const requestsBefore = await bridgeMetric(rc, 'roomcast_bridge_livekit_requests_total');
+      const startedAt = performance.now();
+      const cpu = await cpuRate(bridgePid, CONTROL_SECONDS);
+      const seconds = (performance.now() - startedAt) / 1000;
+      const requests = (await bridgeMetric(rc, 'roomcast_bridge_livekit_requests_total')) - requestsBefore;
+      const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+      return {
+        rooms: count,
+        watched,
+        apiRequestsPerRoomPerSecond: round(requests / count / seconds, 4),
+        bridgeMsPerSecond: round(cpu.msPerSecond, 1),
+        bridgeMsPerRoomPerSecond: round(Math.max(0, cpu.msPerSecond - baseline) / count, 4),
+        bridgePssMiB: Math.round(cpu.pssMiB),
+      };
+    } finally {
+      await Promise.allSettled(standIns.map((p) => p.stop()));
+      await closeRooms(rc, rooms);
+    }
+  };
+  const reported = await mode(true, CONTROL_ROOMS);
+  const polled = await mode(false, POLLED_ROOMS);
+  return { baselineMsPerSecond: Math.round(baseline * 10) / 10, reported, polled, seconds: CONTROL_SECONDS };
+}
+
+/**
+ * What the broker pays for apps and for Roomcast's messages: Mosquitto's memory per idle MQTT 5
+ * connection that subscribed as an app does (its reply and state topics), and its CPU per message
+ * of a report's size (1 KB, QoS 1) published by one client and delivered to one subscriber.
+ */
+const BROKER_CONNECTIONS = Number(process.env.BENCH_BROKER_CONNECTIONS ?? 2000);
+const BROKER_RATE = 2000;
+async function brokerCost(rc: Roomcast) {
+  const pid = rc.broker.proc.child.pid as number;
+  await sleep(1_000);
+  const before = usage(pid).pssMiB;
+  const clients: mqtt.MqttClient[] = [];
+  try {
+    for (let i = 0; i < BROKER_CONNECTIONS; i += 100) {
+      clients.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(100, BROKER_CONNECTIONS - i) }, async (_, j) => {
+            const client = await mqtt.connectAsync(rc.broker.url, { protocolVersion: 5, clientId: `bench-app-${i + j}`, reconnectPeriod: 0 });
+            await client.subscribeAsync([`roomcast/bench-app-${i + j}/reply`, `roomcast/bench-app-${i + j}/state`], { qos: 1 });
+            return client;
+          }),
+        )),
+      );
+    }
+    await sleep(2_000);
+    const memoryPerConnectionKiB = Math.round(((usage(pid).pssMiB - before) * 1024) / BROKER_CONNECTIONS * 10) / 10;
+    const [publisher, subscriber] = clients as [mqtt.MqttClient, mqtt.MqttClient];
+    let delivered = 0;
+    subscriber.on('message', () => delivered++);
+    await subscriber.subscribeAsync('bench/probe/#', { qos: 1 });
+    const payload = Buffer.alloc(1024, 'x');
+    const idle = (await cpuRate(pid, 5)).msPerSecond;
+    const timer = setInterval(() => {
+      for (let k = 0; k < BROKER_RATE / 100; k++) publisher.publish(`bench/probe/${k}`, payload, { qos: 1 });
+    }, 10);
+    const busy = await cpuRate(pid, 10);
+    clearInterval(timer);
+    await sleep(1_000);
+    return { connections: BROKER_CONNECTIONS, memoryPerConnectionKiB, messagesPerSecond: BROKER_RATE, delivered, cpuMsPerMessage: Math.round(((busy.msPerSecond - idle) / BROKER_RATE) * 1000) / 1000, idleMsPerSecond: Math.round(idle * 10) / 10 };
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.endAsync()));
+  }
+}
+
 function stackPids(rc: Roomcast): Record<string, number> {
   return { bridge: rc.bridge.child.pid, agents: rc.agent.child.pid, livekit: rc.livekit.proc.child.pid, broker: rc.broker.proc.child.pid } as Record<string, number>;
 }
@@ -596,7 +733,15 @@ function report(results: Awaited<ReturnType<typeof measure>>): string {
     }
   };
   // A figure missing from the results (a run cut short, BENCH_RENDER of partial figures) shows as –.
-  const { roomcast, stock, bridge, soaked, provenance } = results as { roomcast: Figures; stock: Partial<Figures> | undefined; bridge: Awaited<ReturnType<typeof bridgeThroughput>>; soaked: Awaited<ReturnType<typeof soak>> | undefined; provenance?: string };
+  const { roomcast, stock, bridge, control, broker, soaked, provenance } = results as {
+    roomcast: Figures;
+    stock: Partial<Figures> | undefined;
+    bridge: Awaited<ReturnType<typeof bridgeThroughput>>;
+    control?: Awaited<ReturnType<typeof controlPlane>>;
+    broker?: Awaited<ReturnType<typeof brokerCost>>;
+    soaked: Awaited<ReturnType<typeof soak>> | undefined;
+    provenance?: string;
+  };
   const ratio = (a: number, b: number | undefined) => (b && b > 0 ? `${Math.round((a / b) * 100) / 100}` : '–');
   const cell = (s: Summary | undefined) => (s?.runs ? `${s.median} (${s.min}–${s.max})` : '–');
   const row = (name: string, pick: (f: Partial<Figures>) => Summary | undefined, target: string) => {
@@ -676,6 +821,8 @@ longer one.
 
 Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
 
+The LiveKit server's part, same windows (livekit-server's own CPU, ms per second): ${roomcast.cost.map((r) => `${r.livekitMsPerRoom ?? '–'} per playing room at ${r.rooms} room${r.rooms > 1 ? 's' : ''}`).join(', ')}; ${roomcast.cost.filter((r) => r.livekitMsPerListener !== undefined).map((r) => `${r.livekitMsPerListener} more per listener (one rtc-node listener joined to each of the ${r.rooms} rooms)`).join('') || 'listeners not measured in this run'}.
+
 ## A paused or stopped room
 
 ${PAUSED_ROOMS} rooms start, then half are paused and half stopped (the stock agent, which has no pause:
@@ -726,6 +873,14 @@ ${idleLine(bridge.withAgents)} (whole system). The stand-in's and the paused age
 rtc-node sending 10 ms of silence every 10 ms on a track with nothing to play (rust-sdks #433):
 Opus encoding and RTP for each room.
 
+${controlSection(control)}
+${broker ? `## Broker
+
+Mosquitto (quiet, as shipped) with ${broker.connections} idle MQTT 5 connections, each subscribed to an app's
+reply and state topics: ${broker.memoryPerConnectionKiB} KiB of memory (PSS) per connection. Messages of a
+report's size (1 KB, QoS 1) at ${broker.messagesPerSecond}/s from one client to one subscriber: ${broker.cpuMsPerMessage} ms of the
+broker's CPU per message (${broker.delivered} delivered; the broker idles at ${broker.idleMsPerSecond} ms/s).
+` : ''}
 ## Out of reach, and why
 
 - **≤ 10 ms CPU per audio second per room, 100 rooms on 2 cores.** ${costVerdict(roomcast.cost, stock?.cost, bridge)}
@@ -748,6 +903,26 @@ ${soaked ? soakSection(soaked) : 'Not measured in this run.\n'}`;
 
 type CommandLoads = Awaited<ReturnType<typeof commandLoads>>;
 const PART_NAMES: Record<string, string> = { bridge: 'bridge', agents: 'agent worker', livekit: 'livekit-server', broker: 'Mosquitto', standIn: 'stand-in' };
+
+function controlSection(control: Awaited<ReturnType<typeof controlPlane>> | undefined): string {
+  if (!control) return '## Control plane: idle rooms\n\nNot measured in this run.\n';
+  const row = (name: string, m: (typeof control)['reported'], target: string) =>
+    `| ${name} | ${m.rooms} (${m.watched} followed) | ${m.apiRequestsPerRoomPerSecond} | ${m.bridgeMsPerRoomPerSecond} | ${m.bridgeMsPerSecond} | ${m.bridgePssMiB} | ${target} |`;
+  return `## Control plane: idle rooms
+
+What idle rooms with an agent cost the bridge, over ${control.seconds} s: its requests to the LiveKit server API
+and its CPU (minus its ${control.baselineMsPerSecond} ms/s with no room), per room. The agents are stand-ins
+(\`test/bench/agentStandIn.ts\`, 250 rooms a process at most, no track): either they report over MQTT as
+Roomcast's host processes do (a report per change, presence every 10 s), and the bridge reads each
+room from LiveKit only every \`STATE_CHECK_MS\` (30 s) as a safety net; or they do not, and the
+bridge polls each room every \`STATE_POLL_MS\` (1 s), as every room was before the reports.
+
+| agents | rooms | API requests per room per second | bridge CPU per room (ms/s) | bridge CPU (ms/s) | bridge PSS (MiB) | target |
+| --- | --- | --- | --- | --- | --- | --- |
+${row('report over MQTT', control.reported, '≤ 0.05 requests, ≤ 0.1 ms/s')}
+${row('polled (no MQTT)', control.polled, 'was 0.99 requests, ~2.5 ms/s')}
+`;
+}
 
 function bridgeSection(title: string, loads: CommandLoads | undefined): string {
   if (!loads) return `### ${title}\n\nNot measured in this run.\n`;
@@ -849,21 +1024,25 @@ async function measure() {
   const rc = await startRoomcast(TONES, { AGENT_EMPTY_ROOM_MS: '7200000', AGENT_PROCESSES: String(HOST_PROCESSES) }, undefined, BRIDGE_ENV, { quiet: true });
   let roomcast;
   let bridge;
+  let control;
+  let broker;
   let soaked;
   try {
     // The bridge first: the cost figure leaves the machine busy with many job processes.
     bridge = await figure('bridge', () => bridgeThroughput(rc));
+    control = await figure('control', () => controlPlane(rc));
+    broker = await figure('broker', () => brokerCost(rc));
     roomcast = await sideBySide(rc, true);
     soaked = await figure('soak', () => soak(rc));
   } finally {
     await rc.stop();
   }
-  if (ONLY && !ONLY.includes('stock')) return { roomcast, bridge, soaked, stock: undefined };
+  if (ONLY && !ONLY.includes('stock')) return { roomcast, bridge, control, broker, soaked, stock: undefined };
   restingProcesses = RESTING_PROCESSES.stock;
   const stockRc = await startStock();
   try {
     console.log('stock agent');
-    return { roomcast, bridge, soaked, stock: await sideBySide(stockRc, false) };
+    return { roomcast, bridge, control, broker, soaked, stock: await sideBySide(stockRc, false) };
   } finally {
     await stockRc.stop();
   }
@@ -875,11 +1054,15 @@ if (process.env.BENCH_RENDER) {
   process.exit(0);
 }
 const results = await measure();
+mkdirSync(ARTIFACTS, { recursive: true });
 if (!ONLY) {
-  mkdirSync(ARTIFACTS, { recursive: true });
   writeFileSync(join(ARTIFACTS, 'bench-results.json'), JSON.stringify(results, null, 2));
   writeFileSync(join(process.cwd(), 'docs/BENCHMARKS.md'), report(results));
   console.log('wrote docs/BENCHMARKS.md');
+} else {
+  // Figures of a partial run, to merge into a full run's results and render (BENCH_RENDER).
+  writeFileSync(join(ARTIFACTS, `bench-results-${ONLY.join('-')}.json`), JSON.stringify(results, null, 2));
+  console.log(`wrote ${join(ARTIFACTS, `bench-results-${ONLY.join('-')}.json`)}`);
 }
 // The listeners' native handles would keep the process alive.
 process.exit(0);

@@ -85,8 +85,7 @@ export async function startRoomcast(
       await Promise.allSettled(listeners.map((l) => l.leave()));
       await app.close().catch(() => undefined);
       await Promise.allSettled([agent.stop(), bridge.stop()]);
-      await Promise.allSettled([...livekitNodes.map((n) => n.proc.stop()), broker.proc.stop()]);
-      await redis?.proc.stop();
+      await Promise.allSettled([...livekitNodes.map((n) => n.proc.stop()), broker.proc.stop(), redis?.proc.stop()]);
     },
   };
   return rc;
