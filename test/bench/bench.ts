@@ -916,6 +916,10 @@ and its CPU (minus its ${control.baselineMsPerSecond} ms/s with no room), per ro
 Roomcast's host processes do (a report per change, presence every 10 s), and the bridge reads each
 room from LiveKit only every \`STATE_CHECK_MS\` (30 s) as a safety net; or they do not, and the
 bridge polls each room every \`STATE_POLL_MS\` (1 s), as every room was before the reports.
+${control.reported.rooms} rooms rather than the thousand of the target's wording: each stand-in room is an rtc-node
+WebRTC connection, and a hundred of them kept over a core of this 2-core machine busy, so a
+thousand would have measured the stand-ins; the bridge's cost here grows with the rooms (a
+reading of each every 30 s, its reports), not with their number as such.
 
 | agents | rooms | API requests per room per second | bridge CPU per room (ms/s) | bridge CPU (ms/s) | bridge PSS (MiB) | target |
 | --- | --- | --- | --- | --- | --- | --- |

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Reply } from '../../src/protocol/messages.js';
 import { ARTIFACTS } from '../harness/processes.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
 
@@ -31,14 +32,16 @@ const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.min(val
 
 /** A calm session's commands, one every 100 ms for `ms`: each one's time to its final reply. */
 async function calmCommands(ms: number): Promise<number[]> {
-  const sent = [];
+  const timed: Array<Promise<{ reply: Reply; ms: number }>> = [];
   for (let at = 0; at < ms; at += 100) {
-    sent.push(rc.app.send('calm', { type: 'set_volume', volume: 30 + (at % 50) }));
+    const sent = rc.app.send('calm', { type: 'set_volume', volume: 30 + (at % 50) });
+    // Timed when the reply arrives, not when the last command has been sent.
+    timed.push(sent.final.then((reply) => ({ reply, ms: Date.now() - sent.at })));
     await new Promise((r) => setTimeout(r, 100));
   }
-  const replies = await Promise.all(sent.map(async (s) => ({ reply: await s.final, ms: Date.now() - s.at })));
+  const replies = await Promise.all(timed);
   expect(replies.filter((r) => r.reply.status !== 'done')).toEqual([]);
-  return sent.map((s, i) => (replies[i] as { ms: number }).ms);
+  return replies.map((r) => r.ms);
 }
 
 describe('per-session rate limit', () => {
