@@ -60,10 +60,7 @@ export class Topics {
 
   /** The replica id of a bridge presence topic, or undefined when the topic is not one. */
   bridgeOf(topic: string): string | undefined {
-    const prefix = `${this.base}/bridge/`;
-    if (!topic.startsWith(prefix) || !topic.endsWith('/state')) return undefined;
-    const id = topic.slice(prefix.length, -'/state'.length);
-    return id && !id.includes('/') ? id : undefined;
+    return this.presenceOf(topic, 'bridge');
   }
 
   /** A room's agent reports its state, receipts and confirmations here as they change (agentReports.ts). */
@@ -86,7 +83,12 @@ export class Topics {
 
   /** The worker id of a worker state topic, or undefined when the topic is not one. */
   workerOf(topic: string): string | undefined {
-    const prefix = `${this.base}/agents/`;
+    return this.presenceOf(topic, 'agents');
+  }
+
+  /** The id of a `<base>/<kind>/<id>/state` presence topic, or undefined when the topic is not one. */
+  private presenceOf(topic: string, kind: 'bridge' | 'agents'): string | undefined {
+    const prefix = `${this.base}/${kind}/`;
     if (!topic.startsWith(prefix) || !topic.endsWith('/state')) return undefined;
     const id = topic.slice(prefix.length, -'/state'.length);
     return id && !id.includes('/') ? id : undefined;
