@@ -89,6 +89,12 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   LYRIA_CONNECT_TIMEOUT_MS: positiveMs.default(10_000),
   LYRIA_SILENCE_TIMEOUT_MS: positiveMs.default(6_000),
   LYRIA_PROMPT_FADE_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
+  DUCKING: z.stringbool().default(true),
+  DUCKING_MODE: z.enum(['duck', 'pause']).default('duck'),
+  DUCKING_DEPTH_DB: z.coerce.number().min(-60).max(-1).default(-15),
+  DUCKING_ATTACK_MS: z.coerce.number().int().min(0).max(5_000).default(50),
+  DUCKING_HOLD_MS: z.coerce.number().int().min(0).max(10_000).default(500),
+  DUCKING_RELEASE_MS: z.coerce.number().int().min(0).max(10_000).default(600),
 });
 
 export class ConfigError extends Error {
@@ -168,6 +174,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     ffmpegPath: e.FFMPEG_PATH,
     songTimeouts: { startTimeoutMs: e.SONG_START_TIMEOUT_MS, stallTimeoutMs: e.SONG_STALL_TIMEOUT_MS },
     crossfadeMs: Math.round(e.CROSSFADE_SECONDS * 1000),
+    ducking: { enabled: e.DUCKING, mode: e.DUCKING_MODE, depthDb: e.DUCKING_DEPTH_DB, attackMs: e.DUCKING_ATTACK_MS, holdMs: e.DUCKING_HOLD_MS, releaseMs: e.DUCKING_RELEASE_MS },
     loudness: e.LOUDNESS_NORMALIZATION ? { targetLufs: e.LOUDNESS_TARGET_LUFS, cacheFile: e.LOUDNESS_CACHE } : undefined,
     lyria: {
       apiKey: e.GOOGLE_API_KEY ?? e.GEMINI_API_KEY,

@@ -2,13 +2,14 @@
  * The agent inside one room: publishes the `music` track, takes commands from `music_control`
  * data packets, runs them one at a time on the player, and confirms each on the same topic.
  */
-import { ParticipantKind, RoomEvent, type RemoteParticipant, type Room } from '@livekit/rtc-node';
+import { ParticipantKind, RoomEvent, TrackKind, type Participant, type RemoteParticipant, type RemoteTrackPublication, type Room } from '@livekit/rtc-node';
 import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../music/catalog.js';
 import { parseCommandPacket, type Command, type ParseResult } from '../protocol/commands.js';
 import {
   AGENT_ATTRIBUTE,
+  agentParticipantName,
   BRIDGE_READ_INTERVAL_MS,
   CONFIRMATION_TYPE,
   MAX_PACKET_BYTES,
@@ -26,6 +27,8 @@ import type { MetricsReporter } from './metrics.js';
 import { AttributeUpdates } from './attributeUpdates.js';
 import { CommandLedger } from './commandLedger.js';
 import { MusicTrack } from './musicTrack.js';
+import { AGENT_STATE_ATTRIBUTE, Ducking, type DuckingChange } from './ducking.js';
+import type { DuckSink } from '../playout/duck.js';
 import type { RoomReport } from './reportLink.js';
 
 /** Receipts, confirmations and state changes within this long go out in one attribute update. */
@@ -57,12 +60,28 @@ export class RoomSession {
   private announced = false;
   private onEmpty: (() => void) | undefined;
   private emptyTimer: NodeJS.Timeout | undefined;
+  private duckSink: DuckSink | undefined;
+  /** Whether ducking was switched on by a command in a room whose default is off. */
+  private duckingEverOn = false;
+  private readonly ducking: Ducking;
 
   constructor(
     private readonly room: Room,
     private readonly deps: RoomSessionDeps,
   ) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
+    this.ducking = new Ducking(deps.config.ducking, {
+      duck: (on) => this.duckSink?.duck(on),
+      pause: async () => {
+        if (this.player?.status().state !== 'playing') return false;
+        await this.player.apply({ type: 'pause_music' });
+        return true;
+      },
+      resume: async () => {
+        await this.player?.apply({ type: 'resume_music' });
+      },
+      changed: () => this.attributes.changed('state'),
+    });
   }
 
   /** Call before connecting, so that no packet that arrives during the join is missed. */
@@ -70,7 +89,49 @@ export class RoomSession {
     this.room.on(RoomEvent.DataReceived, this.onData);
     this.room.on(RoomEvent.ParticipantConnected, this.checkOccupancy);
     this.room.on(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
+    this.room.on(RoomEvent.ParticipantConnected, this.onParticipant);
+    this.room.on(RoomEvent.ParticipantDisconnected, this.onParticipantLeft);
+    this.room.on(RoomEvent.ParticipantAttributesChanged, this.onAttributes);
+    this.room.on(RoomEvent.ActiveSpeakersChanged, this.onSpeakers);
+    this.room.on(RoomEvent.TrackPublished, this.onTrackPublished);
   }
+
+  /** Roomcast's own agents (this one included) and other music agents never make the music duck. */
+  private isMusicAgent(p: Participant): boolean {
+    return p.identity === this.room.localParticipant?.identity || p.attributes[AGENT_ATTRIBUTE] !== undefined || p.name === agentParticipantName(this.deps.config.livekit.agentName) || (p.name ?? '').startsWith('roomcast:');
+  }
+
+  private onParticipant = (p: RemoteParticipant): void => {
+    if (this.isMusicAgent(p)) return;
+    this.ducking.agentState(p.identity, p.attributes[AGENT_STATE_ATTRIBUTE]);
+    for (const publication of p.trackPublications.values()) this.onTrackPublished(publication, p);
+  };
+
+  /**
+   * LiveKit tells a participant who speaks only among the tracks it subscribes to (measured: with
+   * none, this agent's speaker updates listed only itself). So the agent subscribes to the audio of
+   * the people in the room (it never plays or decodes it), not to voice agents, whose state says
+   * when they speak, nor to music agents.
+   */
+  private onTrackPublished = (publication: RemoteTrackPublication, p: RemoteParticipant): void => {
+    if (!this.deps.config.ducking.enabled && !this.duckingEverOn) return;
+    if (publication.kind !== TrackKind.KIND_AUDIO || this.isMusicAgent(p) || p.attributes[AGENT_STATE_ATTRIBUTE] !== undefined) return;
+    publication.setSubscribed(true);
+  };
+
+  private onParticipantLeft = (p: RemoteParticipant): void => {
+    this.ducking.left(p.identity);
+  };
+
+  private onAttributes = (changed: Record<string, string>, p: Participant): void => {
+    if (AGENT_STATE_ATTRIBUTE in changed && !this.isMusicAgent(p)) this.ducking.agentState(p.identity, p.attributes[AGENT_STATE_ATTRIBUTE]);
+  };
+
+  private onSpeakers = (speakers: Participant[]): void => {
+    this.deps.log.debug({ speakers: speakers.map((p) => p.identity) }, 'active speakers');
+    // A voice agent's own state says when it talks, sooner and without the speaker list's lag.
+    this.ducking.speakers(speakers.filter((p) => !this.isMusicAgent(p) && p.attributes[AGENT_STATE_ATTRIBUTE] === undefined).map((p) => p.identity));
+  };
 
   /** `leave` runs once the room has had nobody but agents in it for `emptyRoomMs`. */
   leaveWhenEmpty(leave: () => void): void {
@@ -100,7 +161,10 @@ export class RoomSession {
     const { audio } = this.deps.config;
     this.track = new MusicTrack(this.localParticipant(), audio, this.deps.log);
     await this.track.publish();
-    const sink = buildSinkChain(this.track, () => this.deps.metrics.report({ kind: 'underrun', source: 'playout' }));
+    const { input: sink, duck } = buildSinkChain(this.track, this.ducking.envelope, () => this.deps.metrics.report({ kind: 'underrun', source: 'playout' }));
+    this.duckSink = duck;
+    // Voice agents already speaking when this agent joined.
+    for (const p of this.room.remoteParticipants.values()) this.onParticipant(p);
     this.player = new RoomPlayer({ sink, catalog: this.deps.catalog, config: this.deps.config, log: this.deps.log, loudness: this.deps.loudness });
     this.player.on('event', (event) => this.onPlayerEvent(event));
     this.player.on('status', () => this.attributes.changed('state'));
@@ -128,6 +192,12 @@ export class RoomSession {
     this.room.off(RoomEvent.DataReceived, this.onData);
     this.room.off(RoomEvent.ParticipantConnected, this.checkOccupancy);
     this.room.off(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
+    this.room.off(RoomEvent.ParticipantConnected, this.onParticipant);
+    this.room.off(RoomEvent.ParticipantDisconnected, this.onParticipantLeft);
+    this.room.off(RoomEvent.ParticipantAttributesChanged, this.onAttributes);
+    this.room.off(RoomEvent.ActiveSpeakersChanged, this.onSpeakers);
+    this.room.off(RoomEvent.TrackPublished, this.onTrackPublished);
+    this.ducking.close();
     this.attributes.cancel();
     clearTimeout(this.emptyTimer);
     if (this.announced) this.report(false);
@@ -171,7 +241,7 @@ export class RoomSession {
     const startedAt = performance.now();
     let confirmation: Confirmation;
     try {
-      confirmation = { type: CONFIRMATION_TYPE[command.type], ...(await (this.player as RoomPlayer).apply(command)) };
+      confirmation = { type: CONFIRMATION_TYPE[command.type], ...(command.type === 'set_ducking' ? this.setDucking(command) : await (this.player as RoomPlayer).apply(command)) };
     } catch (err) {
       confirmation = { type: CONFIRMATION_TYPE[command.type], ok: false, message: (err as Error).message };
     }
@@ -181,6 +251,17 @@ export class RoomSession {
     this.ledger.finished(confirmation);
     void this.sendOnMusicControl(confirmation);
     this.attributes.changed('results');
+  }
+
+  private setDucking(change: DuckingChange): { ok: boolean; message: string; ducking: object } {
+    this.ducking.configure(change);
+    if (change.enabled && !this.duckingEverOn) {
+      this.duckingEverOn = true;
+      for (const p of this.room.remoteParticipants.values()) this.onParticipant(p);
+    }
+    if (this.duckSink) this.duckSink.settings = this.ducking.envelope;
+    const status = this.ducking.status();
+    return { ok: true, message: status.enabled ? `Ducking on: ${status.mode === 'pause' ? 'the music pauses' : `${status.depth_db} dB`} while someone speaks` : 'Ducking off', ducking: status };
   }
 
   private onPlayerEvent(event: MusicEvent): void {
@@ -234,7 +315,7 @@ export class RoomSession {
   }
 
   private stateJson(): string {
-    return JSON.stringify({ ...this.player?.status(), updated_at: Date.now() });
+    return JSON.stringify({ ...this.player?.status(), ducking: this.ducking.status(), updated_at: Date.now() });
   }
 
   /** A confirmation or a music event, to everyone in the room on `music_control`. */

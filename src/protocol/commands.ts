@@ -51,6 +51,18 @@ export const enqueueCommandSchema = z.object({ type: z.literal('enqueue_music'),
 export const setVolumeCommandSchema = z.object({ type: z.literal('set_volume'), volume: z.number().min(0).max(100), ...common });
 export const statusCommandSchema = z.object({ type: z.literal('get_music_status'), ...common });
 
+/** How the room's music makes way for speech (agent/ducking.ts); the fields not given stay as they are. */
+export const duckingSettingsShape = {
+  enabled: z.boolean().optional(),
+  /** How far the music goes down, in dB. */
+  depth_db: z.number().min(-60).max(-1).optional(),
+  /** How long it takes to come back after the speech, in ms. */
+  release_ms: z.number().int().min(0).max(10_000).optional(),
+  /** `duck`: the music goes down; `pause`: it pauses and resumes. */
+  mode: z.enum(['duck', 'pause']).optional(),
+};
+export const setDuckingCommandSchema = z.object({ type: z.literal('set_ducking'), ...duckingSettingsShape, ...common });
+
 export const setPromptsCommandSchema = z.object({ type: z.literal('set_music_prompts'), prompts: weightedPromptsSchema, ...common });
 export const setConfigCommandSchema = z
   .object({ type: z.literal('set_music_config'), ...lyriaSettingsShape, ...common })
@@ -69,6 +81,7 @@ export const commandSchema = z.discriminatedUnion('type', [
   enqueueCommandSchema,
   setVolumeCommandSchema,
   statusCommandSchema,
+  setDuckingCommandSchema,
 ]);
 
 export type Command = z.infer<typeof commandSchema>;
@@ -88,6 +101,7 @@ export const COMMAND_TYPES: CommandType[] = [
   'enqueue_music',
   'set_volume',
   'get_music_status',
+  'set_ducking',
 ];
 
 /** The largest command payload accepted, in bytes: commands are small, anything bigger is abuse. */

@@ -95,6 +95,7 @@ export const CONFIRMATION_TYPE = {
   enqueue_music: 'music_enqueued',
   set_volume: 'music_volume_set',
   get_music_status: 'music_status',
+  set_ducking: 'music_ducking_set',
 } as const satisfies Record<CommandType, string>;
 
 export type SourceKind = 'playlist' | 'lyria';
@@ -118,6 +119,8 @@ export interface Confirmation {
   volume?: number;
   /** get_music_status: the room's state, as in the retained state topic. */
   status?: object;
+  /** set_ducking: the room's ducking settings as they now are. */
+  ducking?: object;
 }
 
 /** A music source's condition, as the agent announces it on `music_control`. */

@@ -16,6 +16,9 @@ import type { VolumeSink } from '../playout/volume.js';
 import { createLoudness, type Loudness } from '../playout/loudness.js';
 import { SourceError, type MusicSource, type SourceStatus } from './source.js';
 
+
+/** The commands that act on the music itself. */
+export type PlayerCommand = Exclude<Command, { type: 'set_ducking' }>;
 export type MusicEvent = TrackEvent | SourceStateEvent | SourceNotice;
 
 /** The current source's status (with its own details), plus the last notice it gave. */
@@ -58,7 +61,8 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
     return this.lastNotice ? { ...status, last_notice: this.lastNotice } : status;
   }
 
-  async apply(command: Command): Promise<Outcome> {
+  /** Applies a command to the music (set_ducking is the room session's: agent/ducking.ts). */
+  async apply(command: PlayerCommand): Promise<Outcome> {
     switch (command.type) {
       case 'start_continuous_music':
         return command.source === 'lyria' ? this.startLyria(command) : this.startedPlaylist(command);

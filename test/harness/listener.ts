@@ -35,6 +35,8 @@ export class Listener extends EventEmitter {
   readonly messages: ControlMessage[] = [];
   /** Channel count of the frames the listener receives (what a 2-channel publish arrives as). */
   channels = 0;
+  /** LiveKit's active speaker updates as this listener got them. */
+  readonly speakerUpdates: Array<{ at: number; identities: string[] }> = [];
   /** Date.now() when the server removed this participant (or the connection ended), if it did. */
   disconnectedAt: number | undefined;
   private readonly room = new Room();
@@ -81,6 +83,7 @@ export class Listener extends EventEmitter {
       this.emit('message');
     });
     this.room.on(RoomEvent.Disconnected, () => (this.disconnectedAt = Date.now()));
+    this.room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => this.speakerUpdates.push({ at: Date.now(), identities: speakers.map((p) => p.identity) }));
     await this.room.connect(url, jwt, { autoSubscribe: true, dynacast: false });
   }
 

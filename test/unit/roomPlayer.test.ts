@@ -7,8 +7,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../src/config.js';
 import { Catalog } from '../../src/music/catalog.js';
-import { parseCommand, type Command } from '../../src/protocol/commands.js';
-import { RoomPlayer } from '../../src/sources/roomPlayer.js';
+import { parseCommand } from '../../src/protocol/commands.js';
+import { RoomPlayer, type PlayerCommand } from '../../src/sources/roomPlayer.js';
 import { VolumeSink } from '../../src/playout/volume.js';
 import { makeToneCatalog } from '../harness/tones.js';
 
@@ -18,9 +18,9 @@ const pacedSink = {
 };
 const tones = makeToneCatalog(mkdtempSync(join(tmpdir(), 'roomcast-room-')), [{ id: 't1', frequency: 500, format: 'flac', seconds: 2 }]);
 const env = { LIVEKIT_URL: 'ws://x', LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's', MUSIC_CATALOG: tones.path };
-const command = (json: object): Command => {
+const command = (json: object): PlayerCommand => {
   const parsed = parseCommand(JSON.stringify(json));
-  if (!parsed.ok) throw new Error(parsed.reason);
+  if (!parsed.ok || parsed.command.type === 'set_ducking') throw new Error(parsed.ok ? 'not a player command' : parsed.reason);
   return parsed.command;
 };
 let player: RoomPlayer | undefined;
