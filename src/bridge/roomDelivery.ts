@@ -190,7 +190,7 @@ function finish({ command, reply }: Pick<Outgoing, 'command' | 'reply'>, result:
 /**
  * What an agent confirms for `command` when no music plays (src/sources/roomPlayer.ts), or
  * undefined for the commands that start music or set up a room before it plays (start,
- * play_music, set_volume): those need an agent.
+ * play_music, set_volume, set_ducking): those need an agent.
  */
 export function withoutMusic(command: Command & { request_id: string }): Confirmation | undefined {
   const confirm = (ok: boolean, message: string, extra: Partial<Confirmation> = {}): Confirmation => ({ type: CONFIRMATION_TYPE[command.type], ok, message, request_id: command.request_id, ...extra });
