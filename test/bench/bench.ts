@@ -14,6 +14,7 @@ import mqtt from 'mqtt';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Listener } from '../harness/listener.js';
+import { Speaker } from '../harness/speaker.js';
 import { ARTIFACTS, startProcess, type Proc } from '../harness/processes.js';
 import { processTree } from '../harness/procTree.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
@@ -59,6 +60,55 @@ function summarize(values: number[]): Summary {
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Ducking (Roomcast only; the stock agent has none): a stand-in voice agent in a playing room sets
+ * `lk.agent.state` to `speaking` and back, RUNS times; at the listener, the time from `speaking`
+ * to the music's first 10-ms frame 12 dB below its level before, and from `listening` to its last
+ * frame more than 1 dB below.
+ */
+async function duckingDelay(rc: Roomcast) {
+  const room = 'bench-ducking';
+  const listener = await rc.listen(room);
+  const sent = rc.app.send(room, { type: 'start_continuous_music', genre: 'long' }, 60_000);
+  await sent.final;
+  await listener.waitForWindow((w) => w.level > 0.01, { since: sent.at, timeoutMs: 30_000 });
+  listener.recording = true;
+  const voice = await Speaker.join(rc.livekit.url, API_KEY, API_SECRET, room, { identity: 'bench-voice', agent: true });
+  const level = (frames: typeof listener.recorded) => {
+    let sum = 0;
+    let n = 0;
+    for (const f of frames) {
+      for (const x of f.samples) sum += (x / 32768) ** 2;
+      n += f.samples.length;
+    }
+    return Math.sqrt(sum / Math.max(1, n));
+  };
+  const dBto = (frame: (typeof listener.recorded)[number], reference: number) => 20 * Math.log10(Math.max(level([frame]) / reference, 1e-6));
+  const toDucked: number[] = [];
+  const toBack: number[] = [];
+  try {
+    await sleep(1_500);
+    for (let i = 0; i < RUNS; i++) {
+      const reference = level(listener.recorded.filter((f) => f.at >= Date.now() - 1_000));
+      const spokeAt = await voice.startSpeaking();
+      await sleep(1_200);
+      const down = listener.recorded.find((f) => f.at >= spokeAt && dBto(f, reference) <= -12);
+      if (down) toDucked.push(down.at - spokeAt);
+      const stoppedAt = await voice.stopSpeaking();
+      await sleep(1_500);
+      const low = listener.recorded.filter((f) => f.at >= stoppedAt && dBto(f, reference) < -1);
+      toBack.push((low.at(-1)?.at ?? stoppedAt) - stoppedAt);
+      listener.recorded.splice(0, listener.recorded.length - 200);
+    }
+  } finally {
+    listener.recording = false;
+    await voice.leave();
+    await listener.leave();
+    await closeRooms(rc, [room]);
+  }
+  return { toDucked: summarize(toDucked), toBack: summarize(toBack) };
+}
 
 /** Power of one frequency in a block of samples (Goertzel). */
 function power(samples: Int16Array, frequency: number): number {
@@ -776,6 +826,8 @@ Roomcast ÷ stock (below 1: Roomcast is faster or lighter).
 ${row('MQTT publish → first audible frame, warm (agent in the room)', (f) => f.start?.warm, '≤ 150')}
 ${row('MQTT publish → first audible frame, cold (agent dispatched)', (f) => f.start?.cold, '≤ 1500')}
 ${row('skip_music publish → first frame of the next song', (f) => f.skip, '≤ 150')}
+${row('voice agent `speaking` → music 12 dB down (ducking; the stock agent has none)', (f) => f.ducking?.toDucked, '≤ 150')}
+${row('voice agent back to `listening` → music back within 1 dB', (f) => f.ducking?.toBack, '≤ 1000')}
 ${row('silence between two songs (transition gap)', (f) => f.gaps, '≤ 20')}
 
 Transition gaps: the longest silence in the 500 ms before each change of tone, over ${RUNS} or more
@@ -1019,6 +1071,7 @@ async function sideBySide(rc: Roomcast, canPause: boolean) {
     gaps: await figure('gaps', () => transitionGaps(rc)),
     cost: await figure('cost', () => costPerRoom(rc)),
     idle: await figure('idle', () => idleRoomCost(rc, canPause)),
+    ducking: canPause ? await figure('ducking', () => duckingDelay(rc)) : undefined,
   };
 }
 

@@ -12,15 +12,19 @@ import type { Listener } from '../harness/listener.js';
 import { ARTIFACTS, waitUntil } from '../harness/processes.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
 import { Speaker } from '../harness/speaker.js';
+import { FakeLyria } from '../harness/fakeLyria.js';
 import { sharpestBend } from '../harness/spectrum.js';
 import { concatSamples } from '../../src/playout/samples.js';
 import { API_KEY, API_SECRET } from '../harness/stack.js';
 
 let rc: Roomcast;
+let lyria: FakeLyria;
 const measured: Record<string, unknown> = {};
+const GOOGLE_KEY = 'fake-google-key-ducking-0123';
 
 beforeAll(async () => {
-  rc = await startRoomcast();
+  lyria = await FakeLyria.start(GOOGLE_KEY);
+  rc = await startRoomcast(undefined, { GOOGLE_API_KEY: GOOGLE_KEY, LYRIA_BASE_URL: lyria.baseUrl, LYRIA_CONNECT_TIMEOUT_MS: '3000' });
 });
 
 afterAll(async () => {
@@ -28,6 +32,7 @@ afterAll(async () => {
   writeFileSync(join(ARTIFACTS, 'ducking-measurements.json'), JSON.stringify(measured, null, 2));
   console.log('ducking measurements', JSON.stringify(measured));
   await rc?.stop();
+  await lyria?.close();
 });
 
 const rms = (samples: Int16Array) => {
@@ -47,10 +52,11 @@ const backAt = (l: Listener, since: number, reference: number, withinDb: number)
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function playingRoom(room: string): Promise<Listener> {
-  // One long tone: level changes come from ducking only.
-  const { listener, sent } = await rc.startIn(room, { type: 'start_continuous_music', genre: 'rock' });
-  await listener.waitForTone(1320, { since: sent.at });
+async function playingRoom(room: string, source: 'playlist' | 'lyria' = 'playlist'): Promise<Listener> {
+  // One long tone: level changes come from ducking only (the fake Lyria plays 4 × bpm Hz).
+  const start = source === 'lyria' ? { type: 'start_continuous_music', source: 'lyria', prompts: [{ text: 'warm synth pads', weight: 1 }], bpm: 120 } : { type: 'start_continuous_music', genre: 'rock' };
+  const { listener, sent } = await rc.startIn(room, start);
+  await listener.waitForTone(source === 'lyria' ? 480 : 1320, { since: sent.at, timeoutMs: 15_000 });
   listener.recorded.length = 0;
   listener.recording = true;
   await sleep(1_000);
@@ -133,6 +139,24 @@ describe('ducking', () => {
     expect((down as number) - reportedAt).toBeLessThan(500);
     expect(dB(levelBetween(listener, Date.now() - 500, Date.now()) / before)).toBeGreaterThan(-1);
     await person.leave();
+  });
+
+  it('Lyria music ducks too', async () => {
+    const room = 'ducking-lyria';
+    const listener = await playingRoom(room, 'lyria');
+    const voice = await Speaker.join(rc.livekit.url, API_KEY, API_SECRET, room, { identity: 'voice-agent-3', agent: true });
+    await sleep(1_000);
+    const before = levelBetween(listener, Date.now() - 1_000, Date.now());
+    const spokeAt = await voice.startSpeaking();
+    await sleep(1_000);
+    const down = firstBelow(listener, spokeAt, before, 12);
+    expect(down).toBeDefined();
+    measured.lyriaSpeakingToDuckedMs = (down as number) - spokeAt;
+    const stoppedAt = await voice.stopSpeaking();
+    await sleep(1_500);
+    expect(dB(levelBetween(listener, Date.now() - 500, Date.now()) / before)).toBeGreaterThan(-1);
+    measured.lyriaSilentToBackMs = backAt(listener, stoppedAt, before, 1) - stoppedAt;
+    await voice.leave();
   });
 
   it('set_ducking: off stops ducking; pause mode pauses the music and resumes it', async () => {
