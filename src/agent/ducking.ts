@@ -4,7 +4,7 @@
  * a voice agent whose `lk.agent.state` attribute is `speaking` (LiveKit's agent convention), or a
  * participant LiveKit reports as an active speaker (the SFU's audio levels: no audio is subscribed
  * to; a participant with `lk.agent.state` counts by that state only, which is sooner and does not
- * lag). Roomcast's own agents and other music agents never count; listeners never speak. The music
+ * lag; a person whose audio the agent hears is judged by it, agent/voiceMeter.ts). Roomcast's own agents and other music agents never count; listeners never speak. The music
  * goes down (`duck`, playout/duck.ts) or pauses (`pause`) while anyone speaks, and comes back
  * `holdMs` after an active speaker stops (LiveKit's speaker list flickers between words; a voice
  * agent's state does not, so it releases at once).
@@ -39,6 +39,7 @@ export const AGENT_STATE_ATTRIBUTE = 'lk.agent.state';
 export class Ducking {
   private readonly agentsSpeaking = new Set<string>();
   private activeSpeakers = new Set<string>();
+  private readonly heardSpeaking = new Set<string>();
   private holdTimer: NodeJS.Timeout | undefined;
   private active = false;
   private pausedMusic = false;
@@ -55,15 +56,25 @@ export class Ducking {
     this.update();
   }
 
-  /** LiveKit's active speakers, already without this agent and other music agents. */
+  /** LiveKit's active speakers, already without this agent, music agents and people heard directly. */
   speakers(identities: string[]): void {
-    this.activeSpeakers = new Set(identities);
+    this.activeSpeakers = new Set([...identities, ...this.heardSpeaking]);
+    this.update(true);
+  }
+
+  /** A person the agent hears directly (agent/voiceMeter.ts) started or stopped talking. */
+  voice(identity: string, speaking: boolean): void {
+    if (speaking) this.heardSpeaking.add(identity);
+    else this.heardSpeaking.delete(identity);
+    if (speaking) this.activeSpeakers.add(identity);
+    else this.activeSpeakers.delete(identity);
     this.update(true);
   }
 
   left(identity: string): void {
     this.agentsSpeaking.delete(identity);
     this.activeSpeakers.delete(identity);
+    this.heardSpeaking.delete(identity);
     this.update();
   }
 

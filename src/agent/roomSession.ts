@@ -2,7 +2,7 @@
  * The agent inside one room: publishes the `music` track, takes commands from `music_control`
  * data packets, runs them one at a time on the player, and confirms each on the same topic.
  */
-import { ParticipantKind, RoomEvent, TrackKind, type Participant, type RemoteParticipant, type RemoteTrackPublication, type Room } from '@livekit/rtc-node';
+import { ParticipantKind, RoomEvent, TrackKind, type Participant, type RemoteParticipant, type RemoteTrack, type RemoteTrackPublication, type Room } from '@livekit/rtc-node';
 import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from '../music/catalog.js';
@@ -29,6 +29,7 @@ import { CommandLedger } from './commandLedger.js';
 import { MusicTrack } from './musicTrack.js';
 import { AGENT_STATE_ATTRIBUTE, Ducking, type DuckingChange } from './ducking.js';
 import type { DuckSink } from '../playout/duck.js';
+import { VoiceMeter } from './voiceMeter.js';
 import type { RoomReport } from './reportLink.js';
 
 /** Receipts, confirmations and state changes within this long go out in one attribute update. */
@@ -61,6 +62,8 @@ export class RoomSession {
   private onEmpty: (() => void) | undefined;
   private emptyTimer: NodeJS.Timeout | undefined;
   private duckSink: DuckSink | undefined;
+  /** People heard directly, by identity (their audio tracks, subscribed for ducking). */
+  private readonly voiceMeters = new Map<string, VoiceMeter>();
   /** Whether ducking was switched on by a command in a room whose default is off. */
   private duckingEverOn = false;
   private readonly ducking: Ducking;
@@ -94,6 +97,7 @@ export class RoomSession {
     this.room.on(RoomEvent.ParticipantAttributesChanged, this.onAttributes);
     this.room.on(RoomEvent.ActiveSpeakersChanged, this.onSpeakers);
     this.room.on(RoomEvent.TrackPublished, this.onTrackPublished);
+    this.room.on(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
   }
 
   /** Roomcast's own agents (this one included) and other music agents never make the music duck. */
@@ -120,7 +124,15 @@ export class RoomSession {
   };
 
   private onParticipantLeft = (p: RemoteParticipant): void => {
+    this.voiceMeters.get(p.identity)?.close();
+    this.voiceMeters.delete(p.identity);
     this.ducking.left(p.identity);
+  };
+
+  /** A person's audio, subscribed for ducking: heard directly, sooner than LiveKit's speaker list. */
+  private onTrackSubscribed = (track: RemoteTrack, _publication: RemoteTrackPublication, p: RemoteParticipant): void => {
+    if (track.kind !== TrackKind.KIND_AUDIO || this.isMusicAgent(p) || p.attributes[AGENT_STATE_ATTRIBUTE] !== undefined || this.voiceMeters.has(p.identity)) return;
+    this.voiceMeters.set(p.identity, new VoiceMeter(track, (speaking) => this.ducking.voice(p.identity, speaking)));
   };
 
   private onAttributes = (changed: Record<string, string>, p: Participant): void => {
@@ -130,7 +142,7 @@ export class RoomSession {
   private onSpeakers = (speakers: Participant[]): void => {
     this.deps.log.debug({ speakers: speakers.map((p) => p.identity) }, 'active speakers');
     // A voice agent's own state says when it talks, sooner and without the speaker list's lag.
-    this.ducking.speakers(speakers.filter((p) => !this.isMusicAgent(p) && p.attributes[AGENT_STATE_ATTRIBUTE] === undefined).map((p) => p.identity));
+    this.ducking.speakers(speakers.filter((p) => !this.isMusicAgent(p) && p.attributes[AGENT_STATE_ATTRIBUTE] === undefined && !this.voiceMeters.has(p.identity)).map((p) => p.identity));
   };
 
   /** `leave` runs once the room has had nobody but agents in it for `emptyRoomMs`. */
@@ -197,6 +209,9 @@ export class RoomSession {
     this.room.off(RoomEvent.ParticipantAttributesChanged, this.onAttributes);
     this.room.off(RoomEvent.ActiveSpeakersChanged, this.onSpeakers);
     this.room.off(RoomEvent.TrackPublished, this.onTrackPublished);
+    this.room.off(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
+    for (const meter of this.voiceMeters.values()) meter.close();
+    this.voiceMeters.clear();
     this.ducking.close();
     this.attributes.cancel();
     clearTimeout(this.emptyTimer);

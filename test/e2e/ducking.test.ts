@@ -119,7 +119,7 @@ describe('ducking', () => {
     await peer.disconnect();
   });
 
-  it("a person who talks ducks the music once LiveKit reports them speaking", async () => {
+  it('a person who talks ducks the music (heard from their own audio, before LiveKit reports them speaking)', async () => {
     const room = 'ducking-person';
     const listener = await playingRoom(room);
     const person = await Speaker.join(rc.livekit.url, API_KEY, API_SECRET, room, { identity: 'person', agent: false });
@@ -135,11 +135,13 @@ describe('ducking', () => {
     await sleep(3_000);
     measured.personReportedSpeakingMs = reportedAt - spokeAt;
     measured.personReportedToDuckedMs = (down as number) - reportedAt;
+    measured.personSpeakingToDuckedMs = (down as number) - spokeAt;
     measured.personSilentToBackMs = backAt(listener, stoppedAt, before, 1) - stoppedAt;
     // How much of that is LiveKit's: when its speaker list let the person go.
     const reportedStopAt = listener.speakerUpdates.find((u) => u.at >= stoppedAt && !u.identities.includes('person'))?.at;
     measured.personReportedSilentMs = reportedStopAt === undefined ? undefined : reportedStopAt - stoppedAt;
     expect((down as number) - reportedAt).toBeLessThan(500);
+    expect(measured.personSilentToBackMs as number).toBeLessThan(2_500);
     expect(dB(levelBetween(listener, Date.now() - 500, Date.now()) / before)).toBeGreaterThan(-1);
     await person.leave();
   });

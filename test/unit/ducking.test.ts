@@ -90,6 +90,18 @@ describe('Ducking', () => {
     expect(calls).toEqual(['pause', 'up', 'resume']);
   });
 
+  it('a person heard directly counts, with the hold, and LiveKit\'s lagging list does not keep them speaking', () => {
+    vi.useFakeTimers();
+    const { ducking, calls } = make();
+    ducking.voice('person', true);
+    ducking.speakers(['person']);
+    ducking.voice('person', false);
+    // LiveKit still lists the person: their own audio says they stopped.
+    ducking.speakers([]);
+    vi.advanceTimersByTime(500);
+    expect(calls).toEqual(['duck', 'up']);
+  });
+
   it('a speaker who leaves the room ends the ducking', () => {
     const { ducking, calls } = make();
     ducking.agentState('voice', 'speaking');
