@@ -18,9 +18,18 @@ const routes = page ? listenerPageRoutes({ livekit: config.livekit, publicUrl: p
 await startupStep(() => startOpsServer({ ...config.http, registry: metrics.registry, unhealthy: () => bridge.unhealthy(), routes }));
 log.info({ port: config.http.port, listenerPage: page ? '/listen' : 'off' }, 'serving /metrics and /healthz');
 
+/**
+ * A stopping bridge is gone by then even if its broker is not there to say goodbye to (a bridge
+ * whose broker had gone was found still running an hour after its SIGTERM, waiting on it).
+ */
+const STOP_DEADLINE_MS = 5_000;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log.info({ signal }, 'bridge stopping');
+    setTimeout(() => {
+      log.warn('the bridge did not stop cleanly in time: exiting anyway');
+      process.exit(0);
+    }, STOP_DEADLINE_MS).unref();
     void bridge.stop().finally(() => process.exit(0));
   });
 }
