@@ -89,15 +89,22 @@ export class RoomSession {
 
   /** Call before connecting, so that no packet that arrives during the join is missed. */
   listen(): void {
-    this.room.on(RoomEvent.DataReceived, this.onData);
-    this.room.on(RoomEvent.ParticipantConnected, this.checkOccupancy);
-    this.room.on(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
-    this.room.on(RoomEvent.ParticipantConnected, this.onParticipant);
-    this.room.on(RoomEvent.ParticipantDisconnected, this.onParticipantLeft);
-    this.room.on(RoomEvent.ParticipantAttributesChanged, this.onAttributes);
-    this.room.on(RoomEvent.ActiveSpeakersChanged, this.onSpeakers);
-    this.room.on(RoomEvent.TrackPublished, this.onTrackPublished);
-    this.room.on(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
+    for (const [event, handler] of this.handlers()) this.room.on(event, handler as never);
+  }
+
+  /** Every room event the session handles, with its handler: taken on by `listen`, off by `close`. */
+  private handlers(): Array<[RoomEvent, (...args: never[]) => void]> {
+    return [
+      [RoomEvent.DataReceived, this.onData],
+      [RoomEvent.ParticipantConnected, this.checkOccupancy],
+      [RoomEvent.ParticipantDisconnected, this.checkOccupancy],
+      [RoomEvent.ParticipantConnected, this.onParticipant],
+      [RoomEvent.ParticipantDisconnected, this.onParticipantLeft],
+      [RoomEvent.ParticipantAttributesChanged, this.onAttributes],
+      [RoomEvent.ActiveSpeakersChanged, this.onSpeakers],
+      [RoomEvent.TrackPublished, this.onTrackPublished],
+      [RoomEvent.TrackSubscribed, this.onTrackSubscribed],
+    ];
   }
 
   /** Roomcast's own agents (this one included) and other music agents never make the music duck. */
@@ -201,15 +208,7 @@ export class RoomSession {
   }
 
   async close(): Promise<void> {
-    this.room.off(RoomEvent.DataReceived, this.onData);
-    this.room.off(RoomEvent.ParticipantConnected, this.checkOccupancy);
-    this.room.off(RoomEvent.ParticipantDisconnected, this.checkOccupancy);
-    this.room.off(RoomEvent.ParticipantConnected, this.onParticipant);
-    this.room.off(RoomEvent.ParticipantDisconnected, this.onParticipantLeft);
-    this.room.off(RoomEvent.ParticipantAttributesChanged, this.onAttributes);
-    this.room.off(RoomEvent.ActiveSpeakersChanged, this.onSpeakers);
-    this.room.off(RoomEvent.TrackPublished, this.onTrackPublished);
-    this.room.off(RoomEvent.TrackSubscribed, this.onTrackSubscribed);
+    for (const [event, handler] of this.handlers()) this.room.off(event, handler as never);
     for (const meter of this.voiceMeters.values()) meter.close();
     this.voiceMeters.clear();
     this.ducking.close();
