@@ -83,7 +83,10 @@ export class RoomSession {
       resume: async () => {
         await this.player?.apply({ type: 'resume_music' });
       },
-      changed: () => this.attributes.changed('state'),
+      changed: () => {
+        this.deps.log.debug({ ducking: this.ducking.status() }, 'ducking');
+        this.attributes.changed('state');
+      },
     });
   }
 

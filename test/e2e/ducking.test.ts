@@ -99,6 +99,13 @@ describe('ducking', () => {
     }
     voiceHeard.recording = false;
     measured.agentSpeakingToDuckedMs = delays;
+    // Of which the agent's own reaction: from `speaking` to its ducking log line (same clock).
+    const engaged = rc.agent
+      .output()
+      .split('\n')
+      .filter((l) => l.includes(`"room":"${room}"`) && l.includes('"msg":"ducking"') && l.includes('"active":true'))
+      .map((l) => (JSON.parse(l.slice(l.indexOf('{'))) as { time: number }).time);
+    measured.agentReactionMs = voice.bursts.map((b) => (engaged.find((t) => t >= b.from - 50) ?? NaN) - b.from);
     measured.agentSilentToBackMs = returns;
     measured.sharpestBend = Math.round(sharpestBend(concatSamples(listener.recorded.map((f) => f.samples))).bend * 1000) / 1000;
     expect(Math.max(...delays)).toBeLessThan(300);
