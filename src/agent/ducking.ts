@@ -38,7 +38,8 @@ export const AGENT_STATE_ATTRIBUTE = 'lk.agent.state';
 
 export class Ducking {
   private readonly agentsSpeaking = new Set<string>();
-  private activeSpeakers = new Set<string>();
+  /** LiveKit's active speakers, and the people the agent hears talking itself. */
+  private listedSpeaking = new Set<string>();
   private readonly heardSpeaking = new Set<string>();
   private holdTimer: NodeJS.Timeout | undefined;
   private active = false;
@@ -58,7 +59,7 @@ export class Ducking {
 
   /** LiveKit's active speakers, already without this agent, music agents and people heard directly. */
   speakers(identities: string[]): void {
-    this.activeSpeakers = new Set([...identities, ...this.heardSpeaking]);
+    this.listedSpeaking = new Set(identities);
     this.update(true);
   }
 
@@ -66,14 +67,12 @@ export class Ducking {
   voice(identity: string, speaking: boolean): void {
     if (speaking) this.heardSpeaking.add(identity);
     else this.heardSpeaking.delete(identity);
-    if (speaking) this.activeSpeakers.add(identity);
-    else this.activeSpeakers.delete(identity);
     this.update(true);
   }
 
   left(identity: string): void {
     this.agentsSpeaking.delete(identity);
-    this.activeSpeakers.delete(identity);
+    this.listedSpeaking.delete(identity);
     this.heardSpeaking.delete(identity);
     this.update();
   }
@@ -105,7 +104,7 @@ export class Ducking {
   }
 
   private update(fromSpeakers = false): void {
-    const speaking = this.settings.enabled && (this.agentsSpeaking.size > 0 || this.activeSpeakers.size > 0);
+    const speaking = this.settings.enabled && (this.agentsSpeaking.size > 0 || this.listedSpeaking.size > 0 || this.heardSpeaking.size > 0);
     if (speaking) {
       clearTimeout(this.holdTimer);
       this.holdTimer = undefined;

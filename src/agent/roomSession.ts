@@ -112,7 +112,7 @@ export class RoomSession {
 
   /** Roomcast's own agents (this one included) and other music agents never make the music duck. */
   private isMusicAgent(p: Participant): boolean {
-    return p.identity === this.room.localParticipant?.identity || p.attributes[AGENT_ATTRIBUTE] !== undefined || p.name === agentParticipantName(this.deps.config.livekit.agentName) || (p.name ?? '').startsWith('roomcast:');
+    return p.identity === this.room.localParticipant?.identity || p.attributes[AGENT_ATTRIBUTE] !== undefined || (p.name ?? '').startsWith(agentParticipantName(''));
   }
 
   private onParticipant = (p: RemoteParticipant): void => {
