@@ -34,6 +34,11 @@ import type { RoomReport } from './reportLink.js';
 
 /** Receipts, confirmations and state changes within this long go out in one attribute update. */
 export const ATTRIBUTES_DELAY_MS = 10;
+/**
+ * People's audio is let go this long after the room's music stopped (or ducking was switched off):
+ * a skip or a short pause does not unsubscribe and subscribe again.
+ */
+export const HEARING_LINGER_MS = 5_000;
 
 export interface RoomSessionDeps {
   catalog: Catalog;
@@ -64,8 +69,9 @@ export class RoomSession {
   private duckSink: DuckSink | undefined;
   /** People heard directly, by identity (their audio tracks, subscribed for ducking). */
   private readonly voiceMeters = new Map<string, VoiceMeter>();
-  /** Whether ducking was switched on by a command in a room whose default is off. */
-  private duckingEverOn = false;
+  /** Whether the agent subscribes to people's audio: only while there is music to duck. */
+  private hearing = false;
+  private stopHearingTimer: NodeJS.Timeout | undefined;
   private readonly ducking: Ducking;
 
   constructor(
@@ -86,6 +92,7 @@ export class RoomSession {
       changed: () => {
         this.deps.log.debug({ ducking: this.ducking.status() }, 'ducking');
         this.attributes.changed('state');
+        this.updateHearing();
       },
     });
   }
@@ -121,17 +128,55 @@ export class RoomSession {
     for (const publication of p.trackPublications.values()) this.onTrackPublished(publication, p);
   };
 
+  /** A participant whose audio ducking listens to: not a music agent, not a voice agent (its state says when it talks). */
+  private isPerson(p: RemoteParticipant): boolean {
+    return !this.isMusicAgent(p) && p.attributes[AGENT_STATE_ATTRIBUTE] === undefined;
+  }
+
   /**
    * LiveKit tells a participant who speaks only among the tracks it subscribes to (measured: with
    * none, this agent's speaker updates listed only itself). So the agent subscribes to the audio of
-   * the people in the room (it never plays or decodes it), not to voice agents, whose state says
-   * when they speak, nor to music agents.
+   * the people in the room, not to voice agents nor to music agents, and only while there is music
+   * to duck: a person's audio costs the worker ~6 ms/s subscribed, more metered (docs/BENCHMARKS.md),
+   * and an idle room must cost next to nothing.
    */
   private onTrackPublished = (publication: RemoteTrackPublication, p: RemoteParticipant): void => {
-    if (!this.deps.config.ducking.enabled && !this.duckingEverOn) return;
-    if (publication.kind !== TrackKind.KIND_AUDIO || this.isMusicAgent(p) || p.attributes[AGENT_STATE_ATTRIBUTE] !== undefined) return;
-    publication.setSubscribed(true);
+    if (this.hearing && publication.kind === TrackKind.KIND_AUDIO && this.isPerson(p)) publication.setSubscribed(true);
   };
+
+  /**
+   * Hears people while ducking is on and the music plays (or is paused by ducking, which must hear
+   * the speech end); lets them go HEARING_LINGER_MS after that stops being so.
+   */
+  private updateHearing(): void {
+    const wanted = this.ducking.status().enabled && (this.playing || this.ducking.status().active);
+    if (wanted) {
+      clearTimeout(this.stopHearingTimer);
+      this.stopHearingTimer = undefined;
+      if (!this.hearing) this.setHearing(true);
+    } else if (this.hearing && !this.stopHearingTimer) {
+      this.stopHearingTimer = setTimeout(() => {
+        this.stopHearingTimer = undefined;
+        this.setHearing(false);
+      }, HEARING_LINGER_MS);
+      this.stopHearingTimer.unref();
+    }
+  }
+
+  private setHearing(on: boolean): void {
+    this.hearing = on;
+    this.deps.log.debug({ hearing: on }, on ? 'subscribing to the people in the room for ducking' : 'letting go of the people in the room');
+    for (const p of this.room.remoteParticipants.values()) {
+      if (!this.isPerson(p)) continue;
+      for (const publication of p.trackPublications.values()) if (publication.kind === TrackKind.KIND_AUDIO) publication.setSubscribed(on);
+    }
+    if (on) return;
+    for (const [identity, meter] of this.voiceMeters) {
+      meter.close();
+      this.ducking.voice(identity, false);
+    }
+    this.voiceMeters.clear();
+  }
 
   private onParticipantLeft = (p: RemoteParticipant): void => {
     this.voiceMeters.get(p.identity)?.close();
@@ -141,7 +186,7 @@ export class RoomSession {
 
   /** A person's audio, subscribed for ducking: heard directly, sooner than LiveKit's speaker list. */
   private onTrackSubscribed = (track: RemoteTrack, _publication: RemoteTrackPublication, p: RemoteParticipant): void => {
-    if (track.kind !== TrackKind.KIND_AUDIO || this.isMusicAgent(p) || p.attributes[AGENT_STATE_ATTRIBUTE] !== undefined || this.voiceMeters.has(p.identity)) return;
+    if (!this.hearing || track.kind !== TrackKind.KIND_AUDIO || !this.isPerson(p) || this.voiceMeters.has(p.identity)) return;
     this.voiceMeters.set(p.identity, new VoiceMeter(track, (speaking) => this.ducking.voice(p.identity, speaking)));
   };
 
@@ -189,7 +234,10 @@ export class RoomSession {
     for (const p of this.room.remoteParticipants.values()) this.onParticipant(p);
     this.player = new RoomPlayer({ sink, catalog: this.deps.catalog, config: this.deps.config, log: this.deps.log, loudness: this.deps.loudness });
     this.player.on('event', (event) => this.onPlayerEvent(event));
-    this.player.on('status', () => this.attributes.changed('state'));
+    this.player.on('status', () => {
+      this.attributes.changed('state');
+      this.updateHearing();
+    });
     this.player.on('underrun', (source) => this.deps.metrics.report({ kind: 'underrun', source }));
     this.markReady();
   }
@@ -214,6 +262,7 @@ export class RoomSession {
     for (const [event, handler] of this.handlers()) this.room.off(event, handler as never);
     for (const meter of this.voiceMeters.values()) meter.close();
     this.voiceMeters.clear();
+    clearTimeout(this.stopHearingTimer);
     this.ducking.close();
     this.attributes.cancel();
     clearTimeout(this.emptyTimer);
@@ -272,10 +321,6 @@ export class RoomSession {
 
   private setDucking(change: DuckingChange): { ok: boolean; message: string; ducking: object } {
     this.ducking.configure(change);
-    if (change.enabled && !this.duckingEverOn) {
-      this.duckingEverOn = true;
-      for (const p of this.room.remoteParticipants.values()) this.onParticipant(p);
-    }
     if (this.duckSink) this.duckSink.settings = this.ducking.envelope;
     const status = this.ducking.status();
     return { ok: true, message: status.enabled ? `Ducking on: ${status.mode === 'pause' ? 'the music pauses' : `${status.depth_db} dB`} while someone speaks` : 'Ducking off', ducking: status };

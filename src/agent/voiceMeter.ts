@@ -3,16 +3,22 @@
  * list, the alternative, reported a person ~220–710 ms after they began and let them go ~850 ms
  * after they stopped (test/e2e/ducking.test.ts), so the music ducked late and came back ~2 s after
  * the speech. The agent already subscribes to people's audio for that list (ducking.ts); this reads
- * it at 16 kHz mono in 20-ms frames and says `speaking` after two frames above SPEECH_RMS, and
+ * it at 8 kHz mono in 40-ms frames and says `speaking` after two frames above SPEECH_RMS, and
  * `silent` after QUIET_MS below it (the room's hold then bridges the pauses between words).
+ *
+ * What it costs is mostly per frame, not per sample (every frame is an FFI event and a wake-up of
+ * the event loop): four people in four playing rooms cost the worker ~20 ms/s each read at 16 kHz in
+ * 20-ms frames, ~10 in 40-ms frames, ~6 in 100-ms frames, against ~6 for the subscription alone
+ * (a probe, 3 × 15-s windows each). 40 ms keeps the onset within 80 ms.
  */
 import { AudioStream, type RemoteTrack } from '@livekit/rtc-node';
 
 /** −40 dBFS: quiet speech into a phone is well above it, a quiet room well below. */
 const SPEECH_RMS = 0.01;
 const ONSET_FRAMES = 2;
-const QUIET_MS = 100;
-const FRAME_MS = 20;
+const QUIET_MS = 120;
+const FRAME_MS = 40;
+const RATE = 8_000;
 
 export class VoiceMeter {
   private closed = false;
@@ -22,7 +28,7 @@ export class VoiceMeter {
     track: RemoteTrack,
     private readonly onSpeaking: (speaking: boolean) => void,
   ) {
-    this.stream = new AudioStream(track, { sampleRate: 16_000, numChannels: 1, frameSizeMs: FRAME_MS });
+    this.stream = new AudioStream(track, { sampleRate: RATE, numChannels: 1, frameSizeMs: FRAME_MS });
     void this.read();
   }
 

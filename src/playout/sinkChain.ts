@@ -1,9 +1,9 @@
 /**
  * A room's whole sink chain, built here and nowhere else: sources write to the room's volume,
- * which writes to the ducker, then the declicker, which hands frames to the native end (the
- * published track).
+ * which writes to the declicker, which hands frames to the ducker, the last stage before the
+ * native end (the published track): ducking acts on what the room hears next.
  *
- *   source → VolumeSink → DuckSink → DeclickSink → NativeAudioSink (agent/musicTrack.ts)
+ *   source → VolumeSink → DeclickSink → DuckSink → NativeAudioSink (agent/musicTrack.ts)
  */
 import type { NativeAudioSink } from './audioFormat.js';
 import { DeclickSink } from './declick.js';
@@ -12,6 +12,6 @@ import { VolumeSink } from './volume.js';
 
 /** `onStarved`: the native queue ran dry while music played (the room heard a gap). */
 export function buildSinkChain(native: NativeAudioSink, duckEnvelope: DuckEnvelope, onStarved: () => void): { input: VolumeSink; duck: DuckSink } {
-  const duck = new DuckSink(new DeclickSink(native, onStarved), duckEnvelope);
-  return { input: new VolumeSink(duck), duck };
+  const duck = new DuckSink(native, duckEnvelope);
+  return { input: new VolumeSink(new DeclickSink(duck, onStarved)), duck };
 }

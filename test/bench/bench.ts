@@ -65,7 +65,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Ducking (Roomcast only; the stock agent has none): a stand-in voice agent in a playing room sets
  * `lk.agent.state` to `speaking` and back, RUNS times; at the listener, the time from `speaking`
  * to the music's first 10-ms frame 12 dB below its level before, and from `listening` to its last
- * frame more than 1 dB below.
+ * frame more than 1 dB below. Then what hearing a person costs the worker: its CPU with the room
+ * playing, then with a person who talks in it (the agent subscribes to people's audio: LiveKit's
+ * speaker list and agent/voiceMeter.ts need it), 10 s each.
  */
 async function duckingDelay(rc: Roomcast) {
   const room = 'bench-ducking';
@@ -104,10 +106,23 @@ async function duckingDelay(rc: Roomcast) {
   } finally {
     listener.recording = false;
     await voice.leave();
+  }
+  const pid = rc.agent.child.pid as number;
+  let personMsPerSecond: number | undefined;
+  try {
+    const without = await cpuRate(pid, 10);
+    const person = await Speaker.join(rc.livekit.url, API_KEY, API_SECRET, room, { identity: 'bench-person', agent: false });
+    await person.startSpeaking();
+    await sleep(2_000);
+    const withPerson = await cpuRate(pid, 10);
+    await person.leave();
+    personMsPerSecond = Math.round((withPerson.msPerSecond - without.msPerSecond) * 10) / 10;
+    console.log('ducking: worker without a person', JSON.stringify(without.parts), 'with', JSON.stringify(withPerson.parts));
+  } finally {
     await listener.leave();
     await closeRooms(rc, [room]);
   }
-  return { toDucked: summarize(toDucked), toBack: summarize(toBack) };
+  return { toDucked: summarize(toDucked), toBack: summarize(toBack), personMsPerSecond };
 }
 
 /** Power of one frequency in a block of samples (Goertzel). */
@@ -829,7 +844,7 @@ ${row('skip_music publish → first frame of the next song', (f) => f.skip, '≤
 ${row('voice agent `speaking` → music 12 dB down (ducking; the stock agent has none)', (f) => f.ducking?.toDucked, '≤ 150')}
 ${row('voice agent back to `listening` → music back within 1 dB', (f) => f.ducking?.toBack, '≤ 1000')}
 ${row('silence between two songs (transition gap)', (f) => f.gaps, '≤ 20')}
-
+${roomcast.ducking?.personMsPerSecond === undefined ? '' : `\nDucking hears people: the agent subscribes to their audio (LiveKit reports active speakers only for subscribed tracks) and meters it (agent/voiceMeter.ts). A person talking in a playing room costs the worker ${roomcast.ducking.personMsPerSecond} ms/s of CPU (worker CPU over 10 s with and without them).\n`}
 Transition gaps: the longest silence in the 500 ms before each change of tone, over ${RUNS} or more
 song changes. To tell a gap the song change made from a dropout on the way (SFU, network, the
 listener's process), the same recording is searched for silences away from the changes, and for

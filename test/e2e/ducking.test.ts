@@ -150,6 +150,23 @@ describe('ducking', () => {
     expect((down as number) - reportedAt).toBeLessThan(500);
     expect(measured.personSilentToBackMs as number).toBeLessThan(2_500);
     expect(dB(levelBetween(listener, Date.now() - 500, Date.now()) / before)).toBeGreaterThan(-1);
+
+    // A room without music lets go of people's audio (it costs the worker while subscribed), and
+    // hears them again when the music comes back.
+    const hearingLines = (what: string) => rc.agent.output().split('\n').filter((l) => l.includes(`"room":"${room}"`) && l.includes(what)).length;
+    const subscribed = hearingLines('subscribing to the people');
+    expect(await rc.app.send(room, { type: 'stop_continuous_music' }).final).toMatchObject({ status: 'done' });
+    await waitUntil(() => hearingLines('letting go of the people') > 0, 15_000, 'the agent to let go of the people after the music stopped');
+    const restarted = rc.app.send(room, { type: 'start_continuous_music', genre: 'rock' });
+    await restarted.final;
+    await listener.waitForTone(1320, { since: restarted.at, timeoutMs: 15_000 });
+    await waitUntil(() => hearingLines('subscribing to the people') > subscribed, 5_000, 'the agent to hear the people again');
+    await sleep(1_500);
+    const again = levelBetween(listener, Date.now() - 1_000, Date.now());
+    const spokeAgainAt = await person.startSpeaking();
+    await sleep(1_500);
+    expect(firstBelow(listener, spokeAgainAt, again, 12), 'the music ducks for the person again').toBeDefined();
+    await person.stopSpeaking();
     await person.leave();
   });
 

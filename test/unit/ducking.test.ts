@@ -1,7 +1,7 @@
 import { AudioFrame } from '@livekit/rtc-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Ducking, type DuckingSettings } from '../../src/agent/ducking.js';
-import { CHANNELS, SAMPLES_PER_FRAME, SAMPLE_RATE, type FrameSink } from '../../src/playout/audioFormat.js';
+import { CHANNELS, SAMPLES_PER_FRAME, SAMPLE_RATE, type NativeAudioSink } from '../../src/playout/audioFormat.js';
 import { DuckSink } from '../../src/playout/duck.js';
 
 const DEFAULTS: DuckingSettings = { enabled: true, mode: 'duck', depthDb: -15, attackMs: 50, holdMs: 500, releaseMs: 600 };
@@ -10,11 +10,11 @@ const DEFAULTS: DuckingSettings = { enabled: true, mode: 'duck', depthDb: -15, a
 const frame = () => new AudioFrame(new Int16Array(SAMPLES_PER_FRAME * CHANNELS).fill(10_000), SAMPLE_RATE, CHANNELS, SAMPLES_PER_FRAME);
 function collector() {
   const samples: number[] = [];
-  const sink: FrameSink = {
+  const sink: NativeAudioSink = {
     captureFrame: async (f) => {
       for (let i = 0; i < f.samplesPerChannel; i++) samples.push(f.data[i * f.channels] as number);
     },
-    fadeOut: async () => undefined,
+    queuedDuration: 0,
   };
   return { sink, samples };
 }
@@ -30,7 +30,10 @@ describe('DuckSink', () => {
     for (let i = 0; i < 6; i++) await duck.captureFrame(frame());
     // 5 frames of 10 ms: the attack is over.
     expect(db(samples.at(-1) as number)).toBeCloseTo(-15, 1);
-    expect(db(samples[SAMPLES_PER_FRAME + (SAMPLE_RATE * 25) / 1000] as number)).toBeCloseTo(-7.5, 0);
+    // Eased out: half-way through the attack, three quarters of the depth (a straight line: half).
+    expect(db(samples[SAMPLES_PER_FRAME + (SAMPLE_RATE * 25) / 1000] as number)).toBeCloseTo(-11.25, 0);
+    // 12 dB down after 55% of the attack.
+    expect(db(samples[SAMPLES_PER_FRAME + (SAMPLE_RATE * 28) / 1000] as number)).toBeLessThan(-12);
     duck.duck(false);
     for (let i = 0; i < 61; i++) await duck.captureFrame(frame());
     expect(samples.at(-1)).toBe(10_000);
