@@ -8,7 +8,7 @@ import { createLogger } from '../log.js';
 import { Catalog } from '../music/catalog.js';
 import { createLoudness } from '../playout/loudness.js';
 import { useFfmpegLauncher } from '../playout/ffmpegRunner.js';
-import { watchEventLoop } from './eventLoop.js';
+import { EventLoopWatch } from './eventLoop.js';
 import { startupStep } from '../startup.js';
 import { resolveFfmpeg } from '../ffmpeg.js';
 import { MetricsReporter } from './metrics.js';
@@ -30,11 +30,11 @@ const ffmpeg = await startupStep(() => resolveFfmpeg(config.ffmpegPath));
 // ffmpeg is started by a small launcher process: forking this one would stall every room. The
 // audio-only ffmpeg of @livekit/av cannot write to a Unix socket: that one is spawned directly.
 const stopLauncher = ffmpeg.origin === '@livekit/av' ? () => undefined : useFfmpegLauncher((problem) => log.warn(problem));
-watchEventLoop(log);
+const loopWatch = new EventLoopWatch(log);
 
 const metrics = new MetricsReporter();
 const reports = config.mqtt ? new ReportLink(config.mqtt, log) : undefined;
-const host = new RoomHost({ config, catalog, log, metrics, loudness: createLoudness(config), reports });
+const host = new RoomHost({ config, catalog, log, metrics, loudness: createLoudness(config), reports, roomsChanged: (rooms) => loopWatch.watching(rooms > 0) });
 reports?.start(() => host.roomCount);
 const link = new WorkerLink(config.livekit, host, log);
 host.attach(link);

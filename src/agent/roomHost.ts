@@ -48,6 +48,8 @@ export interface RoomHostDeps {
   loudness?: Loudness | undefined;
   /** The host's MQTT link to the bridges, when it has one. */
   reports?: ReportLink | undefined;
+  /** The number of rooms it plays in changed. */
+  roomsChanged?: ((rooms: number) => void) | undefined;
 }
 
 const roomScope = new AsyncLocalStorage<HostedRoom>();
@@ -139,6 +141,7 @@ export class RoomHost implements WorkerLinkHandlers {
   private report(): void {
     this.link?.reportStatus();
     this.deps.metrics.report({ kind: 'rooms', host: process.pid, rooms: this.rooms.size });
+    this.deps.roomsChanged?.(this.rooms.size);
   }
 }
 

