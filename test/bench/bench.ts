@@ -34,9 +34,10 @@ const CONTROL_ROOMS = Number(process.env.BENCH_CONTROL_ROOMS ?? 100);
 const POLLED_ROOMS = Number(process.env.BENCH_POLLED_ROOMS ?? 50);
 const CONTROL_SECONDS = Number(process.env.BENCH_CONTROL_SECONDS ?? 60);
 /**
- * Short songs (genre `bench`) for the latency figures and the soak (many song changes); songs of a
- * minute (genre `long`) for the cost figure, so that it is the cost of playing, as with real
- * songs, and not of opening a song every 3 seconds.
+ * Short songs (genre `bench`) for the latency figures (many song changes); songs of a minute
+ * (genre `long`) for the cost figure and the soak, so that they are the cost of playing, as with
+ * real songs, and not of opening a song every 3 seconds (Debian's ffmpeg spends ~70 ms of CPU
+ * starting: 20 rooms of 3-second songs spent ~0.5 of a core on that alone).
  */
 const TONES: ToneSpec[] = [
   ...[440, 660, 880, 1100].map((frequency, i) => ({ id: `t${frequency}`, frequency, format: (['mp3', 'ogg', 'flac', 'mp3'] as const)[i] as 'mp3', seconds: 3, genre: 'bench' })),
@@ -552,9 +553,10 @@ async function soak(rc: Roomcast) {
   // to outlast the soak, its warm-up and the starts of 20 rooms on a busy machine.
   const api = roomService(rc);
   for (const room of rooms) await api.createRoom({ name: room, emptyTimeout: (SOAK_MINUTES + 30) * 60 });
-  for (const room of rooms) await rc.app.send(room, { type: 'start_continuous_music', genre: 'bench' }).final;
+  for (const room of rooms) await rc.app.send(room, { type: 'start_continuous_music', genre: 'long' }, 60_000).final.catch(() => undefined);
   await sleep(60_000);
   const warm = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
+  const cpuAtWarm = { machine: machineCpu(), agent: treeCpuMs(agentPid), livekit: treeCpuMs(rc.livekit.proc.child.pid as number) };
   const samples: number[] = [];
   const endAt = Date.now() + SOAK_MINUTES * 60_000;
   while (Date.now() < endAt) {
@@ -562,6 +564,14 @@ async function soak(rc: Roomcast) {
     samples.push(footprint(agentPid).rssMiB);
   }
   const end = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
+  const machineNow = machineCpu();
+  const seconds = (machineNow.total - cpuAtWarm.machine.total) / machineNow.cores;
+  const cpu = {
+    /** Of the machine's cores, the share busy during the soak (everything on it). */
+    machineBusy: Math.round((1 - (machineNow.idle - cpuAtWarm.machine.idle) / (machineNow.total - cpuAtWarm.machine.total)) * 1000) / 1000,
+    agentMsPerSecond: Math.round((treeCpuMs(agentPid) - cpuAtWarm.agent) / seconds),
+    livekitMsPerSecond: Math.round((treeCpuMs(rc.livekit.proc.child.pid as number) - cpuAtWarm.livekit) / seconds),
+  };
   // A room that does not answer (a machine past its capacity) counts as not playing.
   const statuses = await Promise.all(rooms.map((room) => rc.app.send(room, { type: 'get_music_status' }).final.catch(() => undefined)));
   const playing = statuses.filter((r) => (r?.result as { status?: { state?: string } } | undefined)?.status?.state === 'playing').length;
@@ -569,7 +579,29 @@ async function soak(rc: Roomcast) {
   const after = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
   const underruns = (await underrunsSoFar(rc)) - underrunsBefore;
   const growthMiBPerHour = Math.round(slopePerHour(samples, 30_000) * 10) / 10;
-  return { rooms: SOAK_ROOMS, minutes: SOAK_MINUTES, playingAtEnd: playing, before, warm, end, after, agentRssSamplesMiB: samples, growthMiBPerHour, underruns };
+  return { rooms: SOAK_ROOMS, minutes: SOAK_MINUTES, playingAtEnd: playing, before, warm, end, after, agentRssSamplesMiB: samples, growthMiBPerHour, underruns, cpu };
+}
+
+/** The machine's CPU time so far, in clock ticks, from /proc/stat: all, idle (with iowait), and its cores. */
+function machineCpu(): { total: number; idle: number; cores: number } {
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  const fields = (lines[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  const cores = lines.filter((l) => /^cpu\d/.test(l)).length;
+  return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), idle: (fields[3] ?? 0) + (fields[4] ?? 0), cores };
+}
+
+/** CPU ms a process tree has used so far: its live processes, and the children they reaped (ffmpeg). */
+function treeCpuMs(pid: number): number {
+  let ms = 0;
+  for (const { pid: p } of processTree(pid)) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      ms += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * TICK_MS;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ms;
 }
 
 /** Least-squares slope of samples taken every `everyMs`, per hour: one noisy sample moves it little. */
@@ -1047,7 +1079,8 @@ function soakSection(soaked: Awaited<ReturnType<typeof soak>>): string {
   const label = { before: 'before the rooms', warm: 'after 1 min of play', end: 'at the end', after: 'rooms stopped and deleted' };
   return `${soaked.rooms} rooms played for ${soaked.minutes} minutes on the worker (\`BENCH_SOAK_MINUTES\`, \`BENCH_SOAK_ROOMS\`);
 ${soaked.playingAtEnd} of them still playing at the end; ${soaked.underruns} underruns counted by the worker during the soak.
-
+Songs of a minute (each room opens a song a minute, as with real songs of a few minutes, not every 3 s).
+${soaked.cpu ? `During the soak the machine's cores were ${Math.round(soaked.cpu.machineBusy * 100)}% busy (everything on it); the agent worker used ${soaked.cpu.agentMsPerSecond} ms/s (${Math.round(soaked.cpu.agentMsPerSecond / soaked.rooms)} per room), livekit-server ${soaked.cpu.livekitMsPerSecond} ms/s.\n` : ''}
 | | agent worker tree: memory (MiB) | fds | processes | ffmpeg | bridge: memory (MiB) | fds |
 | --- | --- | --- | --- | --- | --- | --- |
 ${(['before', 'warm', 'end', 'after'] as const).map((k) => `| ${label[k]} | ${soaked[k].agent.rssMiB} | ${soaked[k].agent.fds} | ${soaked[k].agent.processes} | ${soaked[k].agent.ffmpeg} | ${soaked[k].bridge.rssMiB} | ${soaked[k].bridge.fds} |`).join('\n')}
