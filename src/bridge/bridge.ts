@@ -268,14 +268,18 @@ export class Bridge {
     if (reply.status !== 'error') this.metrics.latency.observe({ command, stage: reply.status }, seconds);
   }
 
-  /** A reply on the session's reply topic, and on the MQTT 5 response topic the command named. */
+  /**
+   * Every reply on the session's reply topic; on the MQTT 5 response topic the command named, only
+   * the final one (`done` or `error`): request/response tools (`mosquitto_rr`, MQTT 5 client
+   * libraries' request helpers) take the first message there as the answer and stop listening.
+   */
   private publishReply(session: string, request: IPublishPacket | undefined, reply: Reply): void {
     const client = this.client;
     if (!client) return;
     const body = JSON.stringify(reply);
     client.publish(this.topics.reply(session), body, { qos: 1 });
     const responseTopic = request?.properties?.responseTopic;
-    if (responseTopic) {
+    if (responseTopic && reply.status !== 'accepted') {
       const correlationData = request?.properties?.correlationData;
       client.publish(responseTopic, body, { qos: 1, properties: correlationData ? { correlationData } : {} });
     }

@@ -41,16 +41,17 @@ export function buildCommand(name: string, options: Record<string, string | stri
 export async function sendCommand(config: ReturnType<typeof loadMqttClientConfig>, session: string, command: Record<string, unknown>, followMs: number): Promise<number> {
   const topics = new Topics(config.baseTopic);
   const client = await mqtt.connectAsync(config.url, { protocolVersion: 5, username: config.username, password: config.password, reconnectPeriod: 0 });
-  // Under the session's reply topic, where the shipped ACL lets a session's account read.
-  const responseTopic = `${topics.reply(session)}/${randomUUID()}`;
-  const correlation = randomUUID();
+  // The session's reply topic carries every reply (`accepted`, then the final one); a request_id
+  // tells this command's apart.
+  const requestId = typeof command.request_id === 'string' ? command.request_id : randomUUID();
+  const body = { ...command, request_id: requestId };
   let final: Reply | undefined;
   const finished = new Promise<void>((resolve) => {
-    client.on('message', (topic, payload, packet) => {
-      const body = JSON.parse(payload.toString()) as Record<string, unknown>;
-      if (topic === topics.state(session)) console.log(`state  ${JSON.stringify(body)}`);
-      if (topic !== responseTopic || packet.properties?.correlationData?.toString() !== correlation) return;
-      const reply = body as unknown as Reply;
+    client.on('message', (topic, payload) => {
+      const message = JSON.parse(payload.toString()) as Record<string, unknown>;
+      if (topic === topics.state(session)) console.log(`state  ${JSON.stringify(message)}`);
+      if (topic !== topics.reply(session) || message.request_id !== requestId) return;
+      const reply = message as unknown as Reply;
       console.log(`reply  ${reply.status.padEnd(8)} ${reply.message}${reply.result ? `\n       ${JSON.stringify(reply.result)}` : ''}`);
       if (reply.status !== 'accepted') {
         final = reply;
@@ -58,12 +59,9 @@ export async function sendCommand(config: ReturnType<typeof loadMqttClientConfig
       }
     });
   });
-  await client.subscribeAsync([responseTopic, topics.state(session)], { qos: 1 });
-  await client.publishAsync(topics.command(session), JSON.stringify(command), {
-    qos: 1,
-    properties: { responseTopic, correlationData: Buffer.from(correlation) },
-  });
-  console.log(`sent   ${JSON.stringify(command)} to ${topics.command(session)}`);
+  await client.subscribeAsync([topics.reply(session), topics.state(session)], { qos: 1 });
+  await client.publishAsync(topics.command(session), JSON.stringify(body), { qos: 1 });
+  console.log(`sent   ${JSON.stringify(body)} to ${topics.command(session)}`);
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, 60_000).unref());
   await Promise.race([finished, timeout]);
   if (followMs > 0) await new Promise((r) => setTimeout(r, followMs));

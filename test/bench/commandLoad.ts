@@ -1,8 +1,9 @@
 /**
  * A command load for the bridge, in its own process so that the bench's listeners do not slow it:
  * publishes `set_volume` to `rooms` round robin at `rate` per second for `seconds` (or all at once
- * with rate 0), as an app would (MQTT 5, response topic and correlation data), and prints JSON with
- * the time from each publish to its `accepted` reply.
+ * with rate 0), as an app would (a request_id each), and prints JSON with the time from each
+ * publish to its `accepted` reply on the session's reply topic (a response topic gets only the
+ * final reply).
  *   node dist/test/bench/commandLoad.js '{"url":"mqtt://…","rooms":["r1"],"rate":2000,"seconds":5}'
  */
 import { randomUUID } from 'node:crypto';
@@ -18,32 +19,28 @@ interface LoadSpec {
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
 const base = spec.base ?? 'roomcast';
-const responses = `bench-load/${randomUUID()}`;
 const client = await mqtt.connectAsync(spec.url, { protocolVersion: 5 });
 const publishedAt = new Map<string, number>();
 const times: number[] = [];
 let errors = 0;
 const allAccepted = new Promise<void>((resolve) => {
-  client.on('message', (_topic, payload, packet) => {
-    const id = packet.properties?.correlationData?.toString() ?? '';
-    const at = publishedAt.get(id);
+  client.on('message', (_topic, payload) => {
+    const reply = JSON.parse(payload.toString()) as { status: string; request_id?: string };
+    const at = publishedAt.get(reply.request_id ?? '');
     if (at === undefined) return;
-    publishedAt.delete(id);
-    if ((JSON.parse(payload.toString()) as { status: string }).status === 'accepted') times.push(performance.now() - at);
+    publishedAt.delete(reply.request_id ?? '');
+    if (reply.status === 'accepted') times.push(performance.now() - at);
     else errors++;
     if (times.length + errors === total) resolve();
   });
 });
-await client.subscribeAsync(responses, { qos: 1 });
+await client.subscribeAsync([...new Set(spec.rooms)].map((room) => `${base}/${room}/reply`), { qos: 1 });
 
 const total = spec.rate > 0 ? spec.rate * spec.seconds : spec.rooms.length * 750;
 const publish = (i: number) => {
   const id = randomUUID();
   publishedAt.set(id, performance.now());
-  client.publish(`${base}/${spec.rooms[i % spec.rooms.length]}/command`, JSON.stringify({ type: 'set_volume', volume: 50 + (i % 2) * 10 }), {
-    qos: 1,
-    properties: { responseTopic: responses, correlationData: Buffer.from(id) },
-  });
+  client.publish(`${base}/${spec.rooms[i % spec.rooms.length]}/command`, JSON.stringify({ type: 'set_volume', volume: 50 + (i % 2) * 10, request_id: id }), { qos: 1 });
 };
 const startedAt = performance.now();
 if (spec.rate > 0) {

@@ -138,6 +138,24 @@ describe('a room without music', () => {
     expect(await new AgentDispatchClient(url, API_KEY, API_SECRET).listDispatch(room).catch(() => [])).toEqual([]);
     expect(await new RoomServiceClient(url, API_KEY, API_SECRET).listParticipants(room).catch(() => [])).toEqual([]);
   });
+
+  it('MQTT 5 request/response: the Response Topic gets exactly one message, the final reply, with its Correlation Data', async () => {
+    // As a user would try it: mosquitto_rr prints the first message on the response topic and exits.
+    const broker = new URL(rc.broker.url);
+    const rr = spawnSync('mosquitto_rr', ['-V', '5', '-h', broker.hostname, '-p', broker.port, '-t', 'roomcast/rr-room/command', '-e', 'app/rr/responses', '-m', '{"type":"get_music_status"}', '-W', '10'], { encoding: 'utf8', timeout: 15_000 });
+    expect(rr.status, rr.stderr).toBe(0);
+    expect(JSON.parse(rr.stdout)).toMatchObject({ status: 'done', ok: true, command: 'get_music_status', result: { status: { state: 'stopped' } } });
+    // A command that is delivered to an agent: `accepted` on the reply topic only, the final reply
+    // alone on the response topic.
+    const sent = rc.app.send('rr-room', { type: 'start_continuous_music', genre: 'pop' });
+    expect(await sent.response).toMatchObject({ status: 'accepted' });
+    const final = await sent.final;
+    expect(final).toMatchObject({ status: 'done', ok: true });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(rc.app.responses.get(sent.correlation)).toEqual([final]);
+    expect(rc.app.replies.filter((r) => r.reply.request_id === final.request_id).map((r) => r.reply.status)).toEqual(['accepted', 'done']);
+    await rc.app.send('rr-room', { type: 'stop_continuous_music' }).final;
+  });
 });
 
 describe('who may control the music', () => {

@@ -6,7 +6,10 @@ import type { Reply } from '../../src/protocol/messages.js';
 export interface Sent {
   /** When the publish was handed to the client (Date.now()). */
   at: number;
-  /** The first reply on the MQTT 5 response topic, matched by correlation data. */
+  /**
+   * The first reply: `accepted` (on the session's reply topic, matched by request_id), or the final
+   * one if it comes first.
+   */
   response: Promise<Reply>;
   /** The reply that ends the command: `done`, or an error. */
   final: Promise<Reply>;
@@ -24,7 +27,11 @@ export class App {
   readonly states = new Map<string, StateUpdate[]>();
   /** The retained bridge presence messages, by topic: the service's (`<base>/bridge/state`) and each replica's. */
   readonly bridgeStates = new Map<string, { state: string; replicas?: string[] }>();
+  /** Replies awaited, by correlation data (response topic) and by request_id (reply topic). */
   private readonly pending = new Map<string, (r: Reply) => void>();
+  private readonly byRequestId = new Map<string, (r: Reply) => void>();
+  /** Every message on the response topic, by correlation data: tools expect exactly one per command. */
+  readonly responses = new Map<string, Reply[]>();
   private readonly responseTopic = `app-test/${randomUUID()}/responses`;
 
   private constructor(
@@ -48,18 +55,28 @@ export class App {
       const reply = JSON.parse(payload.toString()) as Reply;
       if (topic === app.responseTopic) {
         const id = packet.properties?.correlationData?.toString();
-        if (id) app.pending.get(id)?.(reply);
+        if (id) {
+          app.responses.set(id, [...(app.responses.get(id) ?? []), reply]);
+          app.pending.get(id)?.(reply);
+        }
       } else {
         app.replies.push({ topic, reply });
+        if (reply.request_id) app.byRequestId.get(reply.request_id)?.(reply);
       }
     });
     await client.subscribeAsync([`${base}/+/reply`, `${base}/+/state`, `${base}/bridge/+/state`, app.responseTopic], { qos: 1 });
     return app;
   }
 
-  /** Publishes a command (object or raw text) to a session's command topic. */
-  send(session: string, payload: object | string, timeoutMs = 30_000): Sent {
+  /**
+   * Publishes a command (object or raw text) to a session's command topic, with a response topic.
+   * An object without a request_id gets one, so that its `accepted` reply (which goes to the reply
+   * topic only) can be told apart.
+   */
+  send(session: string, payload: object | string, timeoutMs = 30_000): Sent & { correlation: string } {
     const correlation = randomUUID();
+    if (typeof payload === 'object' && !('request_id' in payload)) payload = { ...payload, request_id: `app-${correlation}` };
+    const requestId = typeof payload === 'object' ? (payload as { request_id?: unknown }).request_id : undefined;
     const what = JSON.stringify(payload).slice(0, 200);
     let first: (r: Reply) => void = () => undefined;
     let last: (r: Reply) => void = () => undefined;
@@ -71,12 +88,15 @@ export class App {
       last = resolve;
       setTimeout(() => reject(new Error(`no final reply to ${what} within ${timeoutMs} ms`)), timeoutMs);
     });
-    this.pending.set(correlation, (r) => {
+    const settle = (r: Reply) => {
       first(r);
       if (r.status === 'accepted') return;
       last(r);
       this.pending.delete(correlation);
-    });
+      if (typeof requestId === 'string') this.byRequestId.delete(requestId);
+    };
+    this.pending.set(correlation, settle);
+    if (typeof requestId === 'string') this.byRequestId.set(requestId, settle);
     // Fire-and-forget sends are fine: a reply that never comes must not be an unhandled rejection.
     response.catch(() => undefined);
     final.catch(() => undefined);
@@ -86,7 +106,7 @@ export class App {
       qos: 1,
       properties: { responseTopic: this.responseTopic, correlationData: Buffer.from(correlation) },
     });
-    return { at, response, final };
+    return { at, response, final, correlation };
   }
 
   /** Resolves with the first state of `session` published at or after `since` that matches. */
