@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the real parts the end-to-end tests run when they are missing: livekit-server (pinned,
+# Installs what is missing: the npm dependencies, and the real parts the end-to-end tests run: livekit-server (pinned,
 # built with `go install`, cached in ~/go/bin), Mosquitto, ffmpeg, Chromium and Redis (Debian packages).
 # Prints where each one is. Exits non-zero when a part cannot be had.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 LIVEKIT_VERSION="${LIVEKIT_VERSION:-v1.13.5}"
 need_apt=()
@@ -16,6 +17,8 @@ command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 tests=false; [ "${1:-}" = "--tests" ] && tests=true
 if $tests && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then need_apt+=(chromium); fi
 if $tests && ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then need_apt+=(redis-server); fi
+# mosquitto_rr: the request/response test runs it as a user would.
+if $tests && ! command -v mosquitto_rr >/dev/null 2>&1; then need_apt+=(mosquitto-clients); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "provision: installing ${need_apt[*]} with apt"
@@ -30,6 +33,12 @@ if [ ! -x "$lk" ] || ! "$lk" --version 2>/dev/null | grep -q "version ${LIVEKIT_
   command -v go >/dev/null 2>&1 || { echo "provision: go is needed to build livekit-server" >&2; exit 1; }
   echo "provision: building livekit-server $LIVEKIT_VERSION with go install"
   GOBIN="$(dirname "$lk")" go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION"
+fi
+
+# The npm dependencies, on a fresh clone (or when package-lock.json changed since they were installed).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "provision: installing the npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund >&2
 fi
 
 echo "provision: livekit-server $LIVEKIT_VERSION at $lk"
