@@ -10,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          setupFiles: ['test/harness/failureLogs.ts'],
+          setupFiles: ['test/harness/rtcLogLevel.ts', 'test/harness/failureLogs.ts'],
           environment: 'node',
           // rtc-node is a native FFI module: one forked process, files run one after another.
           pool: 'forks',

@@ -1,5 +1,6 @@
 /** `roomcast check-catalog`: every entry is loaded, reachable and decodable, with a progress bar. */
-import { Catalog, type Song } from '../music/catalog.js';
+import { Catalog } from '../music/catalog.js';
+import type { Song } from '../music/song.js';
 import { decodePcm } from '../playout/decoder.js';
 
 const PROBE_BYTES = 48_000 * 2 * 2; // one second of audio

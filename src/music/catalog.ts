@@ -3,22 +3,11 @@ import { watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
-import { formatOf, type CatalogFormat, isUrl, parseM3u, readText, resolveSongUrl, scanFolder } from './catalogFormats.js';
-
-export const songSchema = z.object({
-  id: z.string().min(1),
-  title: z.string().min(1),
-  artist: z.string().optional(),
-  url: z.string().min(1),
-  language: z.string().optional(),
-  genre: z.string().optional(),
-  duration: z.number().positive().optional(),
-});
+import { formatOf, type CatalogFormat, parseM3u, readText, resolveSongUrl, scanFolder } from './catalogFormats.js';
+import { isUrl, songSchema, type Song } from './song.js';
 
 /** `{ "songs": [...] }`, or just the array. */
 export const catalogSchema = z.preprocess((v) => (Array.isArray(v) ? { songs: v } : v), z.object({ songs: z.array(songSchema) })).transform((c) => c.songs);
-
-export type Song = z.infer<typeof songSchema>;
 
 export interface SongFilter {
   language?: string | undefined;

@@ -6,9 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseFile } from 'music-metadata';
-import type { Song } from './catalog.js';
-
-export const isUrl = (s: string) => /^https?:\/\//i.test(s);
+import { isUrl, type Song } from './song.js';
 
 const AUDIO_EXTENSIONS = new Set(['.mp3', '.ogg', '.oga', '.opus', '.flac', '.wav', '.m4a', '.aac', '.wma', '.aiff', '.aif', '.webm', '.mka']);
 

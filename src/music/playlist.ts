@@ -2,7 +2,7 @@
  * A shuffled cycle over a pool of songs: every song plays once before any repeats, and a new
  * round never starts with the song that ended the last one.
  */
-import type { Song } from './catalog.js';
+import type { Song } from './song.js';
 
 export type Random = () => number;
 

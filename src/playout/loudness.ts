@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseFile } from 'music-metadata';
-import type { Song } from '../music/catalog.js';
+import type { Song } from '../music/song.js';
 import { resolveFfmpeg } from '../ffmpeg.js';
 import { ffmpegRunner } from './ffmpegRunner.js';
 

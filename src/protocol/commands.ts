@@ -88,21 +88,8 @@ export type Command = z.infer<typeof commandSchema>;
 export type CommandType = Command['type'];
 export type StartCommand = z.infer<typeof startCommandSchema>;
 
-export const COMMAND_TYPES: CommandType[] = [
-  'start_continuous_music',
-  'stop_continuous_music',
-  'skip_music',
-  'pause_music',
-  'resume_music',
-  'set_music_prompts',
-  'set_music_config',
-  'previous_music',
-  'play_music',
-  'enqueue_music',
-  'set_volume',
-  'get_music_status',
-  'set_ducking',
-];
+/** Every command type, from the schema itself (in its order). */
+export const COMMAND_TYPES = commandSchema.options.map((option) => option.shape.type.value) as CommandType[];
 
 /** The largest command payload accepted, in bytes: commands are small, anything bigger is abuse. */
 export const MAX_COMMAND_BYTES = 4096;

@@ -5,7 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AudioFrame } from '@livekit/rtc-node';
-import type { Catalog, Song, SongFilter } from '../music/catalog.js';
+import type { Catalog, SongFilter } from '../music/catalog.js';
+import type { Song } from '../music/song.js';
 import { Playlist } from '../music/playlist.js';
 import { NO_MUSIC, type TrackEndReason, type TrackEvent, type TrackInfo } from '../protocol/messages.js';
 import type { Logger } from '../log.js';

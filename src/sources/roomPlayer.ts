@@ -5,7 +5,8 @@
 import { EventEmitter } from 'node:events';
 import type { AgentConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import type { Catalog, Song, SongFilter } from '../music/catalog.js';
+import type { Catalog, SongFilter } from '../music/catalog.js';
+import type { Song } from '../music/song.js';
 import type { Command, StartCommand } from '../protocol/commands.js';
 import { pickLyriaSettings } from '../protocol/lyriaSettings.js';
 import { NO_MUSIC, type Confirmation, type SourceKind, type SourceNotice, type SourceStateEvent, type TrackEvent, type TrackInfo } from '../protocol/messages.js';

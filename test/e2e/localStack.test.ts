@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../harness/app.js';
 import { launchChromium } from '../harness/browser.js';
 import { startProcess, type Proc } from '../harness/processes.js';
+import { processTree } from '../harness/procTree.js';
 
 let stack: Proc;
 let browser: Browser | undefined;
@@ -27,7 +28,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await stack?.stop();
+  // Its children run in process groups of their own: none may outlive the test on the fixed ports.
+  const tree = stack?.child.pid ? processTree(stack.child.pid) : [];
+  await stack?.stop('SIGINT');
+  for (const { pid } of tree) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone, as it should be
+    }
+  }
 });
 
 describe('npm start', () => {
@@ -44,6 +54,12 @@ describe('npm start', () => {
     await page.waitForFunction(() => Number(document.getElementById('frequency')?.dataset.hz) > 100, undefined, { timeout: 20_000 });
   });
 
+  it("shows Roomcast's logs, not livekit-server's and Mosquitto's ordinary ones", () => {
+    // livekit-server logs "<time>\tINFO\t…" at info level; Mosquitto its connections.
+    expect(stack.output()).not.toMatch(/\tINFO\t/);
+    expect(stack.output()).not.toMatch(/New client connected|New connection from/);
+  });
+
   it('answers an MQTT app on the printed broker', async () => {
     const mqttUrl = /MQTT\s+(mqtt:\/\/\S+)/.exec(stack.output())?.[1] as string;
     const app = await App.connect(mqttUrl);
@@ -54,5 +70,18 @@ describe('npm start', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('Ctrl-C stops the agent and the bridge before the broker and the server, quietly', async () => {
+    const from = stack.output().length;
+    const exited = new Promise<number | null>((resolve) => stack.child.once('exit', (code) => resolve(code)));
+    stack.child.kill('SIGINT');
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 25_000));
+    expect(await Promise.race([exited, timeout])).toBe(0);
+    const said = stack.output().slice(from);
+    expect(said).toMatch(/stopping the agent and the bridge, then Mosquitto and livekit-server/);
+    expect(said).toMatch(/agent worker stopping/);
+    // The broker was still there while they stopped: no reconnect attempts, no refused connections.
+    expect(said).not.toMatch(/ECONNREFUSED|reconnect|connection refused|exited \(/i);
   });
 });

@@ -1,14 +1,15 @@
 /**
  * The shipped Mosquitto configuration (mosquitto.acl, accounts made by scripts/mqtt-users.sh)
  * with the real bridge: no anonymous access, each app confined to its own session, and nobody
- * but the bridge may answer.
+ * but the bridge may answer. Apps on the internet connect as the shipped mosquitto.conf lets them:
+ * MQTT over TLS and over secure WebSockets, with certificates made by scripts/dev-certs.sh.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS, type Proc } from '../harness/processes.js';
+import { ARTIFACTS, freePort, type Proc } from '../harness/processes.js';
 import { startBridge, startMosquitto, testHost, type Broker } from '../harness/stack.js';
 
 const BRIDGE_PASSWORD = 'bridge-pw-7c1f0e5a9d';
@@ -17,6 +18,9 @@ const AGENT_PASSWORD = 'agent-pw-93d7aa';
 let broker: Broker;
 let bridge: Proc;
 const clients: MqttClient[] = [];
+let certs: string;
+let tlsPort: number;
+let wssPort: number;
 
 async function connect(username?: string, password?: string): Promise<MqttClient> {
   const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, username, password, reconnectPeriod: 0 });
@@ -35,7 +39,21 @@ beforeAll(async () => {
   mkdirSync(dir, { recursive: true });
   const passwords = join(dir, 'passwords');
   execFileSync('sh', ['scripts/mqtt-users.sh', passwords, BRIDGE_PASSWORD, `room-a:${ROOM_A_PASSWORD}`, 'room-b:room-b-pw', `roomcast-agent:${AGENT_PASSWORD}`], { stdio: 'ignore' });
-  broker = await startMosquitto(testHost(), ['allow_anonymous false', `password_file ${passwords}`, `acl_file ${join(process.cwd(), 'mosquitto.acl')}`]);
+  // The TLS listeners of the shipped mosquitto.conf, with a development CA for this host.
+  certs = join(dir, 'certs');
+  execFileSync('sh', ['scripts/dev-certs.sh', certs, testHost()], { stdio: 'ignore', env: { ...process.env, FORCE: '1' } });
+  [tlsPort, wssPort] = [await freePort(testHost()), await freePort(testHost())];
+  const tls = [`cafile ${certs}/ca.crt`, `certfile ${certs}/server.crt`, `keyfile ${certs}/server.key`];
+  broker = await startMosquitto(testHost(), [
+    'allow_anonymous false',
+    `password_file ${passwords}`,
+    `acl_file ${join(process.cwd(), 'mosquitto.acl')}`,
+    `listener ${tlsPort} ${testHost()}`,
+    ...tls,
+    `listener ${wssPort}`,
+    'protocol websockets',
+    ...tls,
+  ]);
   bridge = await startBridge({
     livekitUrl: `ws://${testHost()}:9`,
     mqttUrl: broker.url,
@@ -131,5 +149,30 @@ describe('Mosquitto with the shipped ACL', () => {
     const roomA = await connect('room-a', ROOM_A_PASSWORD);
     await roomA.subscribeAsync('roomcast/room-a/state', { qos: 1 });
     expect(await received(roomA, 'roomcast/room-a/state', 500)).toEqual([]);
+  });
+});
+
+describe('apps over TLS', () => {
+  const askStatus = async (url: string, requestId: string) => {
+    const app = await mqtt.connectAsync(url, { protocolVersion: 5, username: 'room-a', password: ROOM_A_PASSWORD, reconnectPeriod: 0, ca: readFileSync(join(certs, 'ca.crt')), connectTimeout: 5_000 });
+    clients.push(app);
+    await app.subscribeAsync('roomcast/room-a/reply', { qos: 1 });
+    const replies = received(app, 'roomcast/room-a/reply', 1_500);
+    await app.publishAsync('roomcast/room-a/command', JSON.stringify({ type: 'get_music_status', request_id: requestId }), { qos: 1 });
+    return (await replies).map((r) => JSON.parse(r) as { status: string; request_id?: string });
+  };
+
+  it('an app connects over MQTT over TLS (mqtts://) and gets its replies', async () => {
+    expect(await askStatus(`mqtts://${testHost()}:${tlsPort}`, 'over-tls')).toEqual([expect.objectContaining({ status: 'done', request_id: 'over-tls' })]);
+  });
+
+  it('a browser or React Native app connects over secure WebSockets (wss://) and gets its replies', async () => {
+    expect(await askStatus(`wss://${testHost()}:${wssPort}/mqtt`, 'over-wss')).toEqual([expect.objectContaining({ status: 'done', request_id: 'over-wss' })]);
+  });
+
+  it('a client that does not trust the CA is refused before it sends its password', async () => {
+    for (const url of [`mqtts://${testHost()}:${tlsPort}`, `wss://${testHost()}:${wssPort}/mqtt`]) {
+      await expect(mqtt.connectAsync(url, { protocolVersion: 5, username: 'room-a', password: ROOM_A_PASSWORD, reconnectPeriod: 0, connectTimeout: 5_000 })).rejects.toThrow(/self-signed certificate|unable to verify|certificate/i);
+    }
   });
 });

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveFfmpeg } from '../../src/ffmpeg.js';
-import type { Song } from '../../src/music/catalog.js';
+import type { Song } from '../../src/music/song.js';
 
 export interface ToneSpec {
   id: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Song } from '../../src/music/catalog.js';
+import type { Song } from '../../src/music/song.js';
 import { Playlist } from '../../src/music/playlist.js';
 
 const song = (id: string): Song => ({ id, title: id, url: `/music/${id}.mp3` });

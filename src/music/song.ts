@@ -1,0 +1,21 @@
+/**
+ * A song of the catalog, its schema, and what tells a song's address apart: the one fact every
+ * part that reads catalogs, opens songs or decodes them shares.
+ */
+import { z } from 'zod';
+
+export const songSchema = z.object({
+  id: z.string().min(1),
+  title: z.string().min(1),
+  artist: z.string().optional(),
+  /** An absolute path, or an http(s) URL. */
+  url: z.string().min(1),
+  language: z.string().optional(),
+  genre: z.string().optional(),
+  duration: z.number().positive().optional(),
+});
+
+export type Song = z.infer<typeof songSchema>;
+
+/** Whether a song's (or a catalog's) location is an http(s) URL rather than a path. */
+export const isUrl = (s: string): boolean => /^https?:\/\//i.test(s);
