@@ -6,7 +6,11 @@ import { join } from 'node:path';
 
 function onPath(name: string): string | undefined {
   try {
-    return execFileSync('sh', ['-c', `command -v ${name}`]).toString().trim() || undefined;
+    return (
+      execFileSync('sh', ['-c', `command -v ${name}`])
+        .toString()
+        .trim() || undefined
+    );
   } catch {
     return undefined;
   }

@@ -63,8 +63,14 @@ async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log('\n[local-stack] stopping the agent and the bridge, then Mosquitto and livekit-server');
-  await stopAll(children.filter((c) => !c.infrastructure).map((c) => c.child), 12_000);
-  await stopAll(children.filter((c) => c.infrastructure).map((c) => c.child), 5_000);
+  await stopAll(
+    children.filter((c) => !c.infrastructure).map((c) => c.child),
+    12_000,
+  );
+  await stopAll(
+    children.filter((c) => c.infrastructure).map((c) => c.child),
+    5_000,
+  );
   process.exit(code);
 }
 // Whatever ends this process, its children (in groups of their own) do not outlive it.
@@ -74,7 +80,12 @@ process.on('exit', () => {
 
 async function waitForHttp(url: string, what: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (await fetch(url).then((r) => r.ok).catch(() => false)) return;
+    if (
+      await fetch(url)
+        .then((r) => r.ok)
+        .catch(() => false)
+    )
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${what} did not answer at ${url}`);

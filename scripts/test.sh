@@ -9,7 +9,7 @@ rm -rf "$reports"; mkdir -p "$reports"
 
 set -e
 bash scripts/provision.sh --tests
-npx eslint .
+npm run -s lint
 npx tsc -p tsconfig.json --noEmit
 npx tsc -p tsconfig.json
 set +e

@@ -10,9 +10,7 @@ const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
 
 const livekitSchema = z.object({
-  LIVEKIT_URL: z
-    .string({ message: 'is required, e.g. ws://localhost:7880' })
-    .regex(/^(wss?|https?):\/\/.+/, 'must be a ws://, wss://, http:// or https:// URL'),
+  LIVEKIT_URL: z.string({ message: 'is required, e.g. ws://localhost:7880' }).regex(/^(wss?|https?):\/\/.+/, 'must be a ws://, wss://, http:// or https:// URL'),
   LIVEKIT_API_KEY: z.string({ message: 'is required (an API key from livekit.yaml)' }).min(1),
   LIVEKIT_API_SECRET: z.string({ message: 'is required (the secret of LIVEKIT_API_KEY)' }).min(1),
   ROOMCAST_AGENT_NAME: z
@@ -27,9 +25,7 @@ const commonSchema = z.object({
 });
 
 const mqttSchema = z.object({
-  MQTT_URL: z
-    .string({ message: 'is required, e.g. mqtt://localhost:1883' })
-    .regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
+  MQTT_URL: z.string({ message: 'is required, e.g. mqtt://localhost:1883' }).regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
   MQTT_BASE_TOPIC: z
@@ -37,22 +33,51 @@ const mqttSchema = z.object({
     .regex(/^[^+#]+$/, 'must not contain MQTT wildcards (+ or #)')
     .transform((s) => s.replace(/\/+$/, ''))
     .default('roomcast'),
-  MQTT_CLIENT_ID: z.string().regex(/^[^/+#]{1,128}$/, 'must be 1-128 characters without "/", "+" or "#"').optional(),
-  MQTT_SHARE_GROUP: z.string().regex(/^[^/+#]*$/, 'must not contain "/", "+" or "#"').default(''),
+  MQTT_CLIENT_ID: z
+    .string()
+    .regex(/^[^/+#]{1,128}$/, 'must be 1-128 characters without "/", "+" or "#"')
+    .optional(),
+  MQTT_SHARE_GROUP: z
+    .string()
+    .regex(/^[^/+#]*$/, 'must not contain "/", "+" or "#"')
+    .default(''),
 });
 
-const bridgeSchema = commonSchema.extend(livekitSchema.shape).extend(mqttSchema.shape).extend({
-  AGENT_JOIN_TIMEOUT_MS: positiveMs.default(20_000),
-  COMMAND_RESULT_TIMEOUT_MS: positiveMs.default(30_000),
-  BRIDGE_HTTP_HOST: z.string().default('0.0.0.0'),
-  BRIDGE_HTTP_PORT: port.default(8090),
-  STATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
-  STATE_CHECK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
-  BRIDGE_RATE_LIMIT: z.coerce.number().min(0).max(100_000).default(20),
-  BRIDGE_RATE_BURST: z.coerce.number().int().min(1).max(100_000).default(40),
-  LISTENER_PAGE: z.stringbool().default(false),
-  LISTENER_LIVEKIT_URL: z.string().regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL that browsers reach').optional(),
-});
+const bridgeSchema = commonSchema
+  .extend(livekitSchema.shape)
+  .extend(mqttSchema.shape)
+  .extend({
+    AGENT_JOIN_TIMEOUT_MS: positiveMs.default(20_000),
+    COMMAND_RESULT_TIMEOUT_MS: positiveMs.default(30_000),
+    BRIDGE_HTTP_HOST: z.string().default('0.0.0.0'),
+    BRIDGE_HTTP_PORT: port.default(8090),
+    STATE_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+    STATE_CHECK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+    BRIDGE_RATE_LIMIT: z.coerce.number().min(0).max(100_000).default(20),
+    BRIDGE_RATE_BURST: z.coerce.number().int().min(1).max(100_000).default(40),
+    LISTENER_PAGE: z.stringbool().default(false),
+    LISTENER_LIVEKIT_URL: z
+      .string()
+      .regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL that browsers reach')
+      .optional(),
+    // Home Assistant MQTT discovery (bridge/homeAssistant.ts) for these rooms; none: off.
+    HA_DISCOVERY_ROOMS: z
+      .string()
+      .default('')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((room) => room.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'must be session ids ([A-Za-z0-9._:@-], 1-128 characters), comma-separated'))),
+    HA_DISCOVERY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'must be an MQTT topic prefix without wildcards')
+      .default('homeassistant'),
+    // Optional for the bridge: the catalog the agents play, for the genres Home Assistant and the listener page offer.
+    MUSIC_CATALOG: z.string().optional(),
+  });
 
 const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   // Optional for the agent: with it, each host process reports its rooms to the bridges over MQTT.
@@ -69,7 +94,12 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   AGENT_CONTROL_IDENTITIES: z
     .string()
     .default('')
-    .transform((s) => s.split(',').map((id) => id.trim()).filter(Boolean)),
+    .transform((s) =>
+      s
+        .split(',')
+        .map((id) => id.trim())
+        .filter(Boolean),
+    ),
   AGENT_EMPTY_ROOM_MS: z.coerce.number().int().min(0).default(60_000),
   AUDIO_BITRATE: z.coerce.number().int().min(16_000).max(510_000).default(128_000),
   AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(20),
@@ -77,7 +107,10 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   SONG_START_TIMEOUT_MS: positiveMs.default(5_000),
   LOUDNESS_NORMALIZATION: z.stringbool().default(true),
   LOUDNESS_TARGET_LUFS: z.coerce.number().min(-40).max(-5).default(-16),
-  LOUDNESS_CACHE: z.string().min(1).default(join(homedir(), '.cache', 'roomcast', 'loudness.json')),
+  LOUDNESS_CACHE: z
+    .string()
+    .min(1)
+    .default(join(homedir(), '.cache', 'roomcast', 'loudness.json')),
   SONG_STALL_TIMEOUT_MS: positiveMs.default(2_000),
   CROSSFADE_SECONDS: z.coerce.number().min(0).max(12).default(0),
   GOOGLE_API_KEY: z.string().min(1).optional(),
@@ -155,6 +188,8 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env) {
     stateCheckMs: e.STATE_CHECK_MS,
     rateLimit: { perSecond: e.BRIDGE_RATE_LIMIT, burst: e.BRIDGE_RATE_BURST },
     listenerPage: e.LISTENER_PAGE ? { livekitUrl: e.LISTENER_LIVEKIT_URL ?? e.LIVEKIT_URL.replace(/^http/, 'ws') } : undefined,
+    homeAssistant: e.HA_DISCOVERY_ROOMS.length > 0 ? { rooms: e.HA_DISCOVERY_ROOMS, prefix: e.HA_DISCOVERY_PREFIX } : undefined,
+    catalog: e.MUSIC_CATALOG,
   };
 }
 

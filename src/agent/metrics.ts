@@ -31,9 +31,24 @@ export function createAgentMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const tracks = new Counter({ name: 'roomcast_agent_tracks_total', help: 'Track events, by source and outcome (started, finished, skipped, stopped, failed)', labelNames: ['source', 'outcome'] as const, registers: [registry] });
-  const underruns = new Counter({ name: 'roomcast_agent_underruns_total', help: 'Gaps the room heard: a source (or the native audio queue: source=playout) ran dry while playing', labelNames: ['source'] as const, registers: [registry] });
-  const reconnects = new Counter({ name: 'roomcast_agent_source_reconnects_total', help: 'Sessions of a generative source (Lyria) restored after a drop', labelNames: ['source'] as const, registers: [registry] });
+  const tracks = new Counter({
+    name: 'roomcast_agent_tracks_total',
+    help: 'Track events, by source and outcome (started, finished, skipped, stopped, failed)',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [registry],
+  });
+  const underruns = new Counter({
+    name: 'roomcast_agent_underruns_total',
+    help: 'Gaps the room heard: a source (or the native audio queue: source=playout) ran dry while playing',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const reconnects = new Counter({
+    name: 'roomcast_agent_source_reconnects_total',
+    help: 'Sessions of a generative source (Lyria) restored after a drop',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
   const activeRooms = new Gauge({ name: 'roomcast_agent_rooms_active', help: 'Rooms this worker plays in', registers: [registry] });
   const roomsByHost = new Map<number, number>();
   const countRooms = () => activeRooms.set([...roomsByHost.values()].reduce((a, b) => a + b, 0));

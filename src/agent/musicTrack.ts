@@ -89,10 +89,13 @@ export class MusicTrack implements NativeAudioSink {
     if (idleMs <= 0) return;
     this.awaitingFirstFrame = true;
     clearInterval(this.idleCheck);
-    this.idleCheck = setInterval(() => {
-      const limit = this.awaitingFirstFrame ? Math.max(idleMs, FIRST_FRAME_GRACE_MS) : idleMs;
-      if (performance.now() - this.lastFrameAt >= limit) void this.unpublish('idle');
-    }, Math.min(1_000, idleMs / 2));
+    this.idleCheck = setInterval(
+      () => {
+        const limit = this.awaitingFirstFrame ? Math.max(idleMs, FIRST_FRAME_GRACE_MS) : idleMs;
+        if (performance.now() - this.lastFrameAt >= limit) void this.unpublish('idle');
+      },
+      Math.min(1_000, idleMs / 2),
+    );
     this.idleCheck.unref();
   }
 

@@ -31,7 +31,9 @@ const KEEPALIVE_S = 4;
 
 export class ReportLink {
   /** This process's id among the workers: host name, pid and a random part (pids repeat across containers). */
-  readonly worker = `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly worker = `${hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private readonly topics: Topics;
   private client: MqttClient | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -68,7 +70,7 @@ export class ReportLink {
     // Once per outage, not once per retry.
     let warned = false;
     client.on('error', (err) => {
-      if (!warned) this.log.warn({ err: err.message }, 'MQTT reports unavailable: the bridges poll this worker\'s rooms until it is back');
+      if (!warned) this.log.warn({ err: err.message }, "MQTT reports unavailable: the bridges poll this worker's rooms until it is back");
       warned = true;
     });
     client.on('connect', () => (warned = false));

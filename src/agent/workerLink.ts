@@ -11,16 +11,7 @@
  * `SILENT_LINK_MS` and the link is dropped and made again. After a reconnect the worker has a new id
  * and hears nothing more of its running jobs; the rooms keep playing over their own connections.
  */
-import {
-  JobStatus,
-  JobType,
-  ParticipantPermission,
-  ServerMessage,
-  WorkerMessage,
-  WorkerStatus,
-  type Job,
-  type JobAssignment,
-} from '@livekit/protocol';
+import { JobStatus, JobType, ParticipantPermission, ServerMessage, WorkerMessage, WorkerStatus, type Job, type JobAssignment } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
 import { WebSocket } from 'ws';
 import type { LiveKitConfig } from '../config.js';

@@ -24,6 +24,7 @@ import { RoomRestorer } from './roomRestorer.js';
 import { RoomWatcher } from './roomWatcher.js';
 import { Takeover } from './takeover.js';
 import { WorkerDirectory } from './workerDirectory.js';
+import { HomeAssistantDiscovery, type HomeAssistantOptions } from './homeAssistant.js';
 
 const SESSION_EXPIRY_S = 24 * 3600;
 /**
@@ -50,14 +51,17 @@ export class Bridge {
   private readonly workers = new WorkerDirectory();
   private presence: Presence | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private readonly homeAssistant: HomeAssistantDiscovery | undefined;
 
   constructor(
     private readonly config: BridgeConfig,
     agents: AgentDelivery,
     private readonly log: Logger,
     private readonly metrics: BridgeMetrics,
+    homeAssistant?: HomeAssistantOptions,
   ) {
     this.topics = new Topics(config.mqtt.baseTopic);
+    this.homeAssistant = homeAssistant && new HomeAssistantDiscovery(this.topics, homeAssistant, async ({ topic, payload }) => this.client?.publishAsync(topic, payload, { qos: 1, retain: true }));
     this.rateLimit = new SessionRateLimit(config.rateLimit);
     this.desired = new DesiredStates(async (room, json) => this.client?.publishAsync(this.topics.desired(room), json, { qos: 1, retain: true }), log);
     this.watcher = new RoomWatcher({
@@ -83,7 +87,16 @@ export class Bridge {
       resultTimeoutMs,
       log,
     });
-    this.restorer = new RoomRestorer({ agents, delivery: this.delivery, desired: this.desired, watcher: this.watcher, workers: this.workers, owns: (room) => this.owns(room), agentJoinTimeoutMs, log });
+    this.restorer = new RoomRestorer({
+      agents,
+      delivery: this.delivery,
+      desired: this.desired,
+      watcher: this.watcher,
+      workers: this.workers,
+      owns: (room) => this.owns(room),
+      agentJoinTimeoutMs,
+      log,
+    });
   }
 
   async start(): Promise<void> {
@@ -115,6 +128,8 @@ export class Bridge {
       this.metrics.mqttConnected.set(1);
       this.log.info('mqtt connected');
       presence.announce().catch((err: Error) => this.log.warn({ err: err.message }, 'could not announce the bridge online'));
+      // A broker that restarted without persistence lost the retained discovery too.
+      if (this.client) this.announceToHomeAssistant();
     });
     // Replicas learn of each other first, so that no command is handled by a replica that does
     // not know yet that another one owns its room.
@@ -126,6 +141,10 @@ export class Bridge {
     // Every replica learns every room's desired state (retained), to restore it when needed, and
     // hears the agents: their reports and their workers' presence.
     await client.subscribeAsync([this.topics.allDesired, this.topics.allAgentReports, this.topics.allWorkerStates], { qos: 1 });
+    if (this.homeAssistant) {
+      await client.subscribeAsync(this.homeAssistant.statusTopic, { qos: 1 });
+      this.announceToHomeAssistant();
+    }
     this.metrics.mqttConnected.set(1);
     this.heartbeat = setInterval(() => {
       presence.heartbeat();
@@ -133,6 +152,13 @@ export class Bridge {
       this.workers.sweep();
     }, PRESENCE_HEARTBEAT_MS);
     this.log.info({ subscription, clientId: id }, 'bridge ready');
+  }
+
+  private announceToHomeAssistant(): void {
+    this.homeAssistant
+      ?.announce()
+      .then((entities) => this.log.info({ entities }, 'published Home Assistant discovery'))
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'could not publish Home Assistant discovery'));
   }
 
   /** Why the bridge cannot do its job right now, or undefined when it can. */
@@ -167,6 +193,7 @@ export class Bridge {
     const worker = this.topics.workerOf(topic);
     if (worker !== undefined) return this.onWorkerPresence(worker, payload);
     if (this.presence?.handle(topic, payload)) return;
+    if (this.homeAssistant?.handle(topic, payload)) return this.log.info('Home Assistant is online: discovery published again');
     const session = this.topics.sessionOf(topic);
     if (session === undefined) return;
     if (!this.config.mqtt.shareGroup && !this.owns(session)) return this.takeover.keep(session, { payload, packet });

@@ -7,11 +7,24 @@ import { startupStep } from '../startup.js';
 import { createBridgeMetrics } from './metrics.js';
 import { startOpsServer } from '../ops/httpServer.js';
 import { listenerPageRoutes } from './listenerPage.js';
+import { Catalog } from '../music/catalog.js';
+import { roomcastVersion } from '../version.js';
 
 const config = await startupStep(() => loadBridgeConfig());
 const log = createLogger('bridge', config.log);
 const metrics = createBridgeMetrics();
-const bridge = new Bridge(config, new RoomAgents(config.livekit, log, (method) => metrics.livekitRequests.inc({ method })), log, metrics);
+/** The catalog's genres, for Home Assistant's Genre select (none without MUSIC_CATALOG, or if it cannot be read). */
+async function catalogGenres(): Promise<string[]> {
+  if (!config.catalog) return [];
+  try {
+    return (await Catalog.load(config.catalog)).genres;
+  } catch (err) {
+    log.warn({ catalog: config.catalog, err: (err as Error).message }, 'could not read the catalog: Home Assistant gets no Genre select');
+    return [];
+  }
+}
+const homeAssistant = config.homeAssistant ? { ...config.homeAssistant, genres: await catalogGenres(), version: roomcastVersion() } : undefined;
+const bridge = new Bridge(config, new RoomAgents(config.livekit, log, (method) => metrics.livekitRequests.inc({ method })), log, metrics, homeAssistant);
 await startupStep(() => bridge.start());
 const page = config.listenerPage;
 const routes = page ? listenerPageRoutes({ livekit: config.livekit, publicUrl: page.livekitUrl, submit: (room, payload) => bridge.submit(room, payload), log }) : undefined;

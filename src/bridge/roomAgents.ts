@@ -169,7 +169,6 @@ export class RoomAgents {
   private isOurAgent(p: ParticipantInfo): boolean {
     return p.attributes[AGENT_ATTRIBUTE] === this.config.agentName;
   }
-
 }
 
 /** The client, with each of its request methods counted by name. */

@@ -120,7 +120,11 @@ export class RoomDelivery {
     let how: 'present' | 'dispatched';
     try {
       how = await this.deliver(room, packet, { present: agent === 'present' });
-      const received = this.resendUntilReceived(room, packet, commands.map((c) => c.request_id));
+      const received = this.resendUntilReceived(
+        room,
+        packet,
+        commands.map((c) => c.request_id),
+      );
       if (proven && how === 'present') received.catch((err: Error) => log.warn({ room, session_id: room, err: err.message }, 'could not send a packet again'));
       else await received;
     } catch (err) {

@@ -25,6 +25,13 @@ export class Catalog {
     this.current = checkIds(songs, location);
   }
 
+  /** The genres its songs have, each once, as first written, in catalog order. */
+  get genres(): string[] {
+    const seen = new Map<string, string>();
+    for (const song of this.current) if (song.genre && !seen.has(song.genre.toLowerCase())) seen.set(song.genre.toLowerCase(), song.genre);
+    return [...seen.values()];
+  }
+
   get songs(): readonly Song[] {
     return this.current;
   }

@@ -21,7 +21,26 @@ function ffmpegArgs(input: string, gainDb: number | undefined): string[] {
   // Reconnect after a dropped connection, but give up within seconds: a song that cannot be had
   // fails and the next one plays (the player also fails a decoder that goes quiet).
   const network = isUrl(input) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '2', '-rw_timeout', '10000000'] : [];
-  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...network, '-i', input, '-vn', ...(gainDb ? ['-af', `volume=${gainDb.toFixed(2)}dB`] : []), '-f', 's16le', '-acodec', 'pcm_s16le', '-ac', String(CHANNELS), '-ar', String(SAMPLE_RATE), FFMPEG_OUTPUT];
+  return [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    ...network,
+    '-i',
+    input,
+    '-vn',
+    ...(gainDb ? ['-af', `volume=${gainDb.toFixed(2)}dB`] : []),
+    '-f',
+    's16le',
+    '-acodec',
+    'pcm_s16le',
+    '-ac',
+    String(CHANNELS),
+    '-ar',
+    String(SAMPLE_RATE),
+    FFMPEG_OUTPUT,
+  ];
 }
 
 /**

@@ -161,7 +161,9 @@ function describeIssues(error: z.ZodError, json: object): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid command';
   if (issue.path[0] === 'type' && issue.code !== 'custom') {
-    return typeof type === 'string' ? `unknown command type "${type.slice(0, 64)}"; expected one of ${COMMAND_TYPES.join(', ')}` : `field "type" is required; expected one of ${COMMAND_TYPES.join(', ')}`;
+    return typeof type === 'string'
+      ? `unknown command type "${type.slice(0, 64)}"; expected one of ${COMMAND_TYPES.join(', ')}`
+      : `field "type" is required; expected one of ${COMMAND_TYPES.join(', ')}`;
   }
   return error.issues.map((i) => `field "${i.path.join('.')}" ${i.message}`).join('; ');
 }

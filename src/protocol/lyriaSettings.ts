@@ -40,7 +40,12 @@ export const lyriaSettingsShape = {
   guidance: z.number().min(0).max(6).optional(),
   temperature: z.number().min(0).max(3).optional(),
   top_k: z.number().int().min(1).max(1000).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
   mute_bass: z.boolean().optional(),
   mute_drums: z.boolean().optional(),
   only_bass_and_drums: z.boolean().optional(),
@@ -70,7 +75,5 @@ const SDK_NAMES: Partial<Record<keyof LyriaSettings, string>> = {
 
 /** The SDK's LiveMusicGenerationConfig (camelCase) for a full set of settings. */
 export function toGenerationConfig(s: LyriaSettings): Record<string, unknown> {
-  return Object.fromEntries(
-    LYRIA_SETTING_NAMES.filter((k) => s[k] !== undefined).map((k) => [SDK_NAMES[k] ?? k, s[k]]),
-  );
+  return Object.fromEntries(LYRIA_SETTING_NAMES.filter((k) => s[k] !== undefined).map((k) => [SDK_NAMES[k] ?? k, s[k]]));
 }

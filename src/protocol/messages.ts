@@ -138,10 +138,7 @@ export type SourceNotice = { type: 'prompt_filtered'; text: string; reason: stri
 
 export type TrackEndReason = 'finished' | 'skipped' | 'stopped' | 'failed';
 
-export type TrackEvent =
-  | { type: 'track_started'; track: TrackInfo }
-  | { type: 'track_ended'; track: TrackInfo; reason: TrackEndReason }
-  | { type: 'track_failed'; track: TrackInfo; error: string };
+export type TrackEvent = { type: 'track_started'; track: TrackInfo } | { type: 'track_ended'; track: TrackInfo; reason: TrackEndReason } | { type: 'track_failed'; track: TrackInfo; error: string };
 
 export function encodeJson(message: object): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(message));

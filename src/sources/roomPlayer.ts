@@ -17,7 +17,6 @@ import type { VolumeSink } from '../playout/volume.js';
 import { createLoudness, type Loudness } from '../playout/loudness.js';
 import { SourceError, type MusicSource, type SourceStatus } from './source.js';
 
-
 /** The commands that act on the music itself. */
 export type PlayerCommand = Exclude<Command, { type: 'set_ducking' }>;
 export type MusicEvent = TrackEvent | SourceStateEvent | SourceNotice;
@@ -126,7 +125,18 @@ export class RoomPlayer extends EventEmitter<RoomPlayerEvents> {
 
   /** Starts the playlist (switching from Lyria if need be), optionally with a given first song. */
   private async startPlaylist(filter: SongFilter, first?: Song): Promise<TrackInfo> {
-    const playlist = this.current instanceof PlaylistSource ? this.current : this.attach(new PlaylistSource(this.sink, this.deps.catalog, { ffmpegPath: this.deps.config.ffmpegPath, log: this.deps.log, loudness: this.loudness, crossfadeMs: this.deps.config.crossfadeMs, ...this.deps.config.songTimeouts }));
+    const playlist =
+      this.current instanceof PlaylistSource
+        ? this.current
+        : this.attach(
+            new PlaylistSource(this.sink, this.deps.catalog, {
+              ffmpegPath: this.deps.config.ffmpegPath,
+              log: this.deps.log,
+              loudness: this.loudness,
+              crossfadeMs: this.deps.config.crossfadeMs,
+              ...this.deps.config.songTimeouts,
+            }),
+          );
     if (playlist !== this.current) {
       await this.current?.stop();
       this.replace(playlist);

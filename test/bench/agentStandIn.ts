@@ -17,7 +17,18 @@ import { stopNativeLogCapture } from '../../src/agent/nativeLogs.js';
 import mqtt from 'mqtt';
 import { encodeReport, WORKER_HEARTBEAT_MS } from '../../src/protocol/agentReports.js';
 import { Topics } from '../../src/protocol/topics.js';
-import { AGENT_ATTRIBUTE, BRIDGE_READ_INTERVAL_MS, CONFIRMATION_TYPE, MAX_PACKET_BYTES, MUSIC_CONTROL_TOPIC, RECEIVED_ATTRIBUTE, RECEIVED_KEPT, RESULTS_ATTRIBUTE, RESULTS_KEPT, STATE_ATTRIBUTE } from '../../src/protocol/messages.js';
+import {
+  AGENT_ATTRIBUTE,
+  BRIDGE_READ_INTERVAL_MS,
+  CONFIRMATION_TYPE,
+  MAX_PACKET_BYTES,
+  MUSIC_CONTROL_TOPIC,
+  RECEIVED_ATTRIBUTE,
+  RECEIVED_KEPT,
+  RESULTS_ATTRIBUTE,
+  RESULTS_KEPT,
+  STATE_ATTRIBUTE,
+} from '../../src/protocol/messages.js';
 
 interface StandInSpec {
   url: string;
@@ -50,11 +61,19 @@ async function standIn(name: string): Promise<Room> {
   const received: string[] = [];
   // As the agent does (roomSession.ts): updates coalesced the same way.
   const report = () =>
-    reports?.publish(topics.agentReport(name), encodeReport({ worker, identity: `agent-stand-in-${name}`, present: true, listeners: 0, stateJson: STATE, resultsJson: `[${results.join(',')}]`, receivedJson: JSON.stringify(received) }), { qos: 1 });
-  const updates = new AttributeUpdates<'all'>(async () => {
-    report();
-    await room.localParticipant?.setAttributes({ [RECEIVED_ATTRIBUTE]: JSON.stringify(received), [RESULTS_ATTRIBUTE]: `[${results.join(',')}]` });
-  }, ATTRIBUTES_DELAY_MS, BRIDGE_READ_INTERVAL_MS);
+    reports?.publish(
+      topics.agentReport(name),
+      encodeReport({ worker, identity: `agent-stand-in-${name}`, present: true, listeners: 0, stateJson: STATE, resultsJson: `[${results.join(',')}]`, receivedJson: JSON.stringify(received) }),
+      { qos: 1 },
+    );
+  const updates = new AttributeUpdates<'all'>(
+    async () => {
+      report();
+      await room.localParticipant?.setAttributes({ [RECEIVED_ATTRIBUTE]: JSON.stringify(received), [RESULTS_ATTRIBUTE]: `[${results.join(',')}]` });
+    },
+    ATTRIBUTES_DELAY_MS,
+    BRIDGE_READ_INTERVAL_MS,
+  );
   room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
     if (topic !== MUSIC_CONTROL_TOPIC || participant) return;
     for (const parsed of parseCommandPacket(payload, MAX_PACKET_BYTES)) {

@@ -198,7 +198,10 @@ async function skipLatency(rc: Roomcast) {
   for (let i = 0; i < RUNS; i++) {
     await sleep(700);
     const skip = rc.app.send(room, { type: 'skip_music' });
-    const before = listener.recorded.filter((f) => f.at < skip.at).map((f) => toneOf(f.samples)).findLast((t) => t !== 0);
+    const before = listener.recorded
+      .filter((f) => f.at < skip.at)
+      .map((f) => toneOf(f.samples))
+      .findLast((t) => t !== 0);
     await skip.final;
     await sleep(1_200); // the stock agent's native queue alone holds 400 ms
     const frame = listener.recorded.find((f) => f.at >= skip.at && ![0, before].includes(toneOf(f.samples)));
@@ -288,7 +291,11 @@ class Recording {
 
   /** The longest pause between two frame arrivals from 100 ms before a silence to 100 ms after it. */
   arrivalPause({ start, end }: Silence): number {
-    const index = (sample: number) => Math.max(0, this.starts.findLastIndex((s) => s <= sample));
+    const index = (sample: number) =>
+      Math.max(
+        0,
+        this.starts.findLastIndex((s) => s <= sample),
+      );
     const frames = this.frames.slice(index(start - 4_800), index(end + 4_800) + 1);
     return Math.max(0, ...frames.slice(1).map((f, k) => f.at - (frames[k] as { at: number }).at));
   }
@@ -481,12 +488,24 @@ async function idleRoomCost(rc: Roomcast, canPause: boolean) {
   const tracks = (await Promise.all(rooms.map((room) => api.listParticipants(room).catch(() => [])))).flat().filter((p) => p.tracks.length > 0).length;
   await closeRooms(rc, rooms);
   const byPart = Object.fromEntries(Object.entries(busy.parts).map(([k, ms]) => [k, Math.round(((ms - idle.parts[k as ThreadPart]) / PAUSED_ROOMS) * 10) / 10])) as Record<ThreadPart, number>;
-  return { rooms: PAUSED_ROOMS, cpuMsPerSecondPerRoom: Math.round(((busy.msPerSecond - idle.msPerSecond) / PAUSED_ROOMS) * 10) / 10, byPart, idleParts: idle.parts, agentsPublishing: tracks, idleCpuMsPerSecond: Math.round(idle.msPerSecond), idleRssMiB: Math.round(idle.rssMiB), idlePssMiB: Math.round(idle.pssMiB), idleProcesses: idle.processes };
+  return {
+    rooms: PAUSED_ROOMS,
+    cpuMsPerSecondPerRoom: Math.round(((busy.msPerSecond - idle.msPerSecond) / PAUSED_ROOMS) * 10) / 10,
+    byPart,
+    idleParts: idle.parts,
+    agentsPublishing: tracks,
+    idleCpuMsPerSecond: Math.round(idle.msPerSecond),
+    idleRssMiB: Math.round(idle.rssMiB),
+    idlePssMiB: Math.round(idle.pssMiB),
+    idleProcesses: idle.processes,
+  };
 }
 
 /** The worker's underrun counter (all sources), or NaN for an agent without metrics (the stock one). */
 async function underrunsSoFar(rc: Roomcast): Promise<number> {
-  const metrics = await fetch(`${rc.agent.opsUrl}/metrics`).then((r) => r.text()).catch(() => undefined);
+  const metrics = await fetch(`${rc.agent.opsUrl}/metrics`)
+    .then((r) => r.text())
+    .catch(() => undefined);
   return metrics === undefined ? NaN : [...metrics.matchAll(/^roomcast_agent_underruns_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
@@ -529,7 +548,7 @@ async function settled(pid: number): Promise<void> {
     const tree = footprint(pid);
     if (tree.ffmpeg === 0 && tree.processes <= restingProcesses) break;
   }
-  for (let last = Infinity; Date.now() < endAt; ) {
+  for (let last = Infinity; Date.now() < endAt;) {
     const { msPerSecond } = await cpuRate(pid, 2);
     if (Math.abs(msPerSecond - last) <= 10) return;
     last = msPerSecond;
@@ -579,7 +598,8 @@ async function soak(rc: Roomcast) {
   }
   const end = { agent: footprint(agentPid), bridge: footprint(bridgePid) };
   const machineNow = machineCpu();
-  const seconds = (machineNow.total - cpuAtWarm.machine.total) / machineNow.cores;
+  // /proc/stat counts clock ticks, all cores together.
+  const seconds = ((machineNow.total - cpuAtWarm.machine.total) / machineNow.cores) * (TICK_MS / 1000);
   const cpu = {
     /** Of the machine's cores, the share busy during the soak (everything on it). */
     machineBusy: Math.round((1 - (machineNow.idle - cpuAtWarm.machine.idle) / (machineNow.total - cpuAtWarm.machine.total)) * 1000) / 1000,
@@ -636,7 +656,9 @@ function slopePerHour(samples: number[], everyMs: number): number {
 async function acceptedBuckets(rc: Roomcast): Promise<Map<number, number>> {
   const text = await (await fetch(`${rc.bridge.opsUrl}/metrics`)).text();
   const buckets = new Map<number, number>();
-  for (const m of text.matchAll(/^roomcast_bridge_command_seconds_bucket\{[^}]*le="([^"]+)"[^}]*stage="accepted"[^}]*\} (\d+)|^roomcast_bridge_command_seconds_bucket\{[^}]*stage="accepted"[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
+  for (const m of text.matchAll(
+    /^roomcast_bridge_command_seconds_bucket\{[^}]*le="([^"]+)"[^}]*stage="accepted"[^}]*\} (\d+)|^roomcast_bridge_command_seconds_bucket\{[^}]*stage="accepted"[^}]*le="([^"]+)"[^}]*\} (\d+)/gm,
+  )) {
     const le = Number((m[1] ?? m[3]) === '+Inf' ? Infinity : (m[1] ?? m[3]));
     buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2] ?? m[4]));
   }
@@ -663,7 +685,10 @@ function bucketQuantile(before: Map<number, number>, after: Map<number, number>,
  */
 async function bridgeThroughput(rc: Roomcast) {
   const standInRooms = Array.from({ length: 8 }, (_, i) => `bench-bridge-stand-in-${i}`);
-  const standIn = startProcess('agent-stand-in', process.execPath, [join(import.meta.dirname, 'agentStandIn.js'), JSON.stringify({ url: rc.livekit.url, apiKey: API_KEY, apiSecret: API_SECRET, agentName: TEST_AGENT_NAME, rooms: standInRooms })]);
+  const standIn = startProcess('agent-stand-in', process.execPath, [
+    join(import.meta.dirname, 'agentStandIn.js'),
+    JSON.stringify({ url: rc.livekit.url, apiKey: API_KEY, apiSecret: API_SECRET, agentName: TEST_AGENT_NAME, rooms: standInRooms }),
+  ]);
   let alone;
   try {
     await standIn.waitFor(/ready/, 60_000);
@@ -702,7 +727,15 @@ async function controlPlane(rc: Roomcast) {
     const rooms = Array.from({ length: count }, (_, i) => `bench-control-${reporting ? 'r' : 'p'}-${i}`);
     const standIns: Proc[] = [];
     for (let i = 0; i < rooms.length; i += 250) {
-      const spec = { url: rc.livekit.url, apiKey: API_KEY, apiSecret: API_SECRET, agentName: TEST_AGENT_NAME, rooms: rooms.slice(i, i + 250), track: false, ...(reporting ? { reportTo: { url: rc.broker.url, baseTopic: 'roomcast' } } : {}) };
+      const spec = {
+        url: rc.livekit.url,
+        apiKey: API_KEY,
+        apiSecret: API_SECRET,
+        agentName: TEST_AGENT_NAME,
+        rooms: rooms.slice(i, i + 250),
+        track: false,
+        ...(reporting ? { reportTo: { url: rc.broker.url, baseTopic: 'roomcast' } } : {}),
+      };
       const standIn = startProcess(`control-stand-in-${i / 250}`, process.execPath, [join(import.meta.dirname, 'agentStandIn.js'), JSON.stringify(spec)]);
       standIns.push(standIn);
       // One process joins at a time: joins are the heavy part.
@@ -764,7 +797,7 @@ async function brokerCost(rc: Roomcast) {
       );
     }
     await sleep(2_000);
-    const memoryPerConnectionKiB = Math.round(((usage(pid).pssMiB - before) * 1024) / BROKER_CONNECTIONS * 10) / 10;
+    const memoryPerConnectionKiB = Math.round((((usage(pid).pssMiB - before) * 1024) / BROKER_CONNECTIONS) * 10) / 10;
     const [publisher, subscriber] = clients as [mqtt.MqttClient, mqtt.MqttClient];
     let delivered = 0;
     subscriber.on('message', () => delivered++);
@@ -777,7 +810,14 @@ async function brokerCost(rc: Roomcast) {
     const busy = await cpuRate(pid, 10);
     clearInterval(timer);
     await sleep(1_000);
-    return { connections: BROKER_CONNECTIONS, memoryPerConnectionKiB, messagesPerSecond: BROKER_RATE, delivered, cpuMsPerMessage: Math.round(((busy.msPerSecond - idle) / BROKER_RATE) * 1000) / 1000, idleMsPerSecond: Math.round(idle * 10) / 10 };
+    return {
+      connections: BROKER_CONNECTIONS,
+      memoryPerConnectionKiB,
+      messagesPerSecond: BROKER_RATE,
+      delivered,
+      cpuMsPerMessage: Math.round(((busy.msPerSecond - idle) / BROKER_RATE) * 1000) / 1000,
+      idleMsPerSecond: Math.round(idle * 10) / 10,
+    };
   } finally {
     await Promise.allSettled(clients.map((c) => c.endAsync()));
   }
@@ -831,7 +871,18 @@ function partsTable(rows: CostRow[], stock: CostRow[] | undefined): string {
   if (steps.length === 0) return '(not measured in this run)';
   const cell = (r: CostRow | undefined, part: ThreadPart) => (r?.byPart ? String(r.byPart[part]) : '–');
   const header = `| thread | ${steps.map((r) => `${r.rooms} room${r.rooms > 1 ? 's' : ''}`).join(' | ')} |\n| --- | ${steps.map(() => '---').join(' | ')} |`;
-  const lines = (Object.keys(THREAD_PARTS) as ThreadPart[]).map((part) => `| ${THREAD_PARTS[part]} | ${steps.map((r) => `${cell(r, part)} / ${cell(stock?.find((k) => k.rooms === r.rooms), part)}`).join(' | ')} |`);
+  const lines = (Object.keys(THREAD_PARTS) as ThreadPart[]).map(
+    (part) =>
+      `| ${THREAD_PARTS[part]} | ${steps
+        .map(
+          (r) =>
+            `${cell(r, part)} / ${cell(
+              stock?.find((k) => k.rooms === r.rooms),
+              part,
+            )}`,
+        )
+        .join(' | ')} |`,
+  );
   return [header, ...lines].join('\n');
 }
 
@@ -862,7 +913,9 @@ function report(results: Awaited<ReturnType<typeof measure>>): string {
   const costRow = (r: CostRow, k: CostRow | undefined) =>
     `| ${r.rooms} (${r.started} started / ${k?.started ?? '–'}) | ${r.cpuMsPerAudioSecondPerRoom} | ${k?.cpuMsPerAudioSecondPerRoom ?? '–'} | ${ratio(r.cpuMsPerAudioSecondPerRoom, k?.cpuMsPerAudioSecondPerRoom ?? 0)} | ${r.memoryPerRoomMiB ?? '–'} | ${k?.memoryPerRoomMiB ?? '–'} | ${r.pssMiB ?? r.rssMiB} / ${k?.pssMiB ?? k?.rssMiB ?? '–'} | ${r.processes} / ${k?.processes ?? '–'} | ${r.underruns} |`;
   const idleRow = (name: string, f: Partial<Figures> | undefined) =>
-    f?.idle ? `| ${name} | ${f.idle.cpuMsPerSecondPerRoom} | ${f.idle.agentsPublishing} of ${f.idle.rooms} | ${f.idle.idlePssMiB ?? '–'} MiB PSS (${f.idle.idleRssMiB} RSS), ${f.idle.idleProcesses} processes, ${f.idle.idleCpuMsPerSecond} ms/s |` : `| ${name} | – | – | – |`;
+    f?.idle
+      ? `| ${name} | ${f.idle.cpuMsPerSecondPerRoom} | ${f.idle.agentsPublishing} of ${f.idle.rooms} | ${f.idle.idlePssMiB ?? '–'} MiB PSS (${f.idle.idleRssMiB} RSS), ${f.idle.idleProcesses} processes, ${f.idle.idleCpuMsPerSecond} ms/s |`
+      : `| ${name} | – | – | – |`;
   return `# Benchmarks
 
 Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, on the real stack (livekit-server, Mosquitto, the bridge and one agent
@@ -934,7 +987,12 @@ longer one.
 
 Targets: ≤ 10 ms CPU per audio second per room; 100 rooms per 2-core machine without underruns.
 
-The LiveKit server's part, same windows (livekit-server's own CPU, ms per second): ${roomcast.cost.map((r) => `${r.livekitMsPerRoom ?? '–'} per playing room at ${r.rooms} room${r.rooms > 1 ? 's' : ''}`).join(', ')}; ${roomcast.cost.filter((r) => r.livekitMsPerListener !== undefined).map((r) => `${r.livekitMsPerListener} more per listener (one rtc-node listener joined to each of the ${r.rooms} rooms)`).join('') || 'listeners not measured in this run'}.
+The LiveKit server's part, same windows (livekit-server's own CPU, ms per second): ${roomcast.cost.map((r) => `${r.livekitMsPerRoom ?? '–'} per playing room at ${r.rooms} room${r.rooms > 1 ? 's' : ''}`).join(', ')}; ${
+    roomcast.cost
+      .filter((r) => r.livekitMsPerListener !== undefined)
+      .map((r) => `${r.livekitMsPerListener} more per listener (one rtc-node listener joined to each of the ${r.rooms} rooms)`)
+      .join('') || 'listeners not measured in this run'
+  }.
 
 ## A paused or stopped room
 
@@ -987,13 +1045,17 @@ rtc-node sending 10 ms of silence every 10 ms on a track with nothing to play (r
 Opus encoding and RTP for each room.
 
 ${controlSection(control)}
-${broker ? `## Broker
+${
+  broker
+    ? `## Broker
 
 Mosquitto (quiet, as shipped) with ${broker.connections} idle MQTT 5 connections, each subscribed to an app's
 reply and state topics: ${broker.memoryPerConnectionKiB} KiB of memory (PSS) per connection. Messages of a
 report's size (1 KB, QoS 1) at ${broker.messagesPerSecond}/s from one client to one subscriber: ${broker.cpuMsPerMessage} ms of the
 broker's CPU per message (${broker.delivered} delivered; the broker idles at ${broker.idleMsPerSecond} ms/s).
-` : ''}
+`
+    : ''
+}
 ## Out of reach, and why
 
 - **≤ 10 ms CPU per audio second per room, 100 rooms on 2 cores.** ${costVerdict(roomcast.cost, stock?.cost, bridge)}
@@ -1075,13 +1137,23 @@ function hostingVerdicts(roomcast: Partial<Figures>, soaked: Awaited<ReturnType<
   }
   const idle = roomcast.idle as (Figures['idle'] & { byPart?: Record<ThreadPart, number>; idleParts?: Record<ThreadPart, number> }) | undefined;
   if (idle && idle.cpuMsPerSecondPerRoom > 2) {
-    const parts = idle.byPart ? ` By thread, per room: ${(Object.keys(THREAD_PARTS) as ThreadPart[]).filter((k) => (idle.byPart?.[k] ?? 0) > 0.05).map((k) => `${THREAD_PARTS[k].split(' (')[0]} ${idle.byPart?.[k]}`).join(', ')}.` : '';
+    const parts = idle.byPart
+      ? ` By thread, per room: ${(Object.keys(THREAD_PARTS) as ThreadPart[])
+          .filter((k) => (idle.byPart?.[k] ?? 0) > 0.05)
+          .map((k) => `${THREAD_PARTS[k].split(' (')[0]} ${idle.byPart?.[k]}`)
+          .join(', ')}.`
+      : '';
     lines.push(
       `- **≤ 2 ms/s for a paused or stopped room.** ${idle.cpuMsPerSecondPerRoom} ms/s, with no audio encoded (${idle.agentsPublishing} of ${idle.rooms} agents publishing a track).${parts} What is left is a connected room's: libwebrtc runs periodic tasks for each peer connection (a room has two: publisher and subscriber) whether media flows or not, and the signalling connection pings. Only leaving the room would take it away, and the next command would then wait for a dispatch (the cold start above) instead of the warm one.`,
     );
   }
   if (idle && idle.idleCpuMsPerSecond > 10) {
-    const audio = idle.idleParts ? ` By thread at rest: ${(Object.keys(THREAD_PARTS) as ThreadPart[]).filter((k) => (idle.idleParts?.[k] ?? 0) > 0.5).map((k) => `${THREAD_PARTS[k].split(' (')[0]} ${Math.round(idle.idleParts?.[k] ?? 0)}`).join(', ')} ms/s.` : '';
+    const audio = idle.idleParts
+      ? ` By thread at rest: ${(Object.keys(THREAD_PARTS) as ThreadPart[])
+          .filter((k) => (idle.idleParts?.[k] ?? 0) > 0.5)
+          .map((k) => `${THREAD_PARTS[k].split(' (')[0]} ${Math.round(idle.idleParts?.[k] ?? 0)}`)
+          .join(', ')} ms/s.`
+      : '';
     lines.push(
       `- **A worker at rest ≤ 10 ms/s.** ${idle.idleCpuMsPerSecond} ms/s for the whole tree (${idle.idleProcesses} processes, ${idle.idlePssMiB ?? '–'} MiB PSS: within 150 MiB per host process).${audio} Once a host process has joined a room, rtc-node's synthetic audio device ticks every 10 ms for the life of the process (~6 ms/s per host process, measured thread by thread; a host that never joined a room spends ~1 ms/s); nothing in rtc-node's API stops it.`,
     );
@@ -1100,7 +1172,10 @@ function costVerdict(rows: CostRow[], stock: CostRow[] | undefined, bridge: { al
   const stockRow = stock?.find((k) => k.rooms === row?.rooms);
   const native = (r: CostRow | undefined) => (r?.byPart ? Math.round((r.byPart.opus + r.byPart.audio + r.byPart.webrtc) * 10) / 10 : '–');
   const standIn = bridge?.alone?.idleMsPerSecond?.standIn;
-  const floor = standIn === undefined ? '' : ` The bench's agent stand-in, one rtc-node process that publishes a track in each of 8 rooms and plays nothing, took ${Math.round(standIn / 8)} ms/s per room at rest: rtc-node sends 10 ms of silence every 10 ms on a published track with nothing queued (rust-sdks #433).`;
+  const floor =
+    standIn === undefined
+      ? ''
+      : ` The bench's agent stand-in, one rtc-node process that publishes a track in each of 8 rooms and plays nothing, took ${Math.round(standIn / 8)} ms/s per room at rest: rtc-node sends 10 ms of silence every 10 ms on a published track with nothing queued (rust-sdks #433).`;
   return `Most of a playing room's CPU is libwebrtc's, spent per published track: at ${row?.rooms ?? '–'} rooms, Opus encoding, the audio queue and device, and the WebRTC transport took ${native(row)} ms/s per room with Roomcast and ${native(stockRow)} with the stock agent (the thread table above), above the 10 ms/s target before any JavaScript, with any process model.${floor}
   Playing many rooms in one process took away what a process per room costs (memory per room: ${row?.memoryPerRoomMiB ?? '–'} MiB against ${stockRow?.memoryPerRoomMiB ?? '–'}; the framework's own loop per job process), and an idle room's encoding (the section above), not the per-track work of libwebrtc. JavaScript: ${row?.byPart?.js ?? '–'} against ${stockRow?.byPart?.js ?? '–'} ms/s per room: Roomcast hands rtc-node 25 captures a second (40 ms each) where the stock mixer hands 10 (100 ms), and every capture costs the same protobuf, FFI and timer work whatever its length; longer captures would take a longer native queue, and a skip waits for that queue to play out (\`AUDIO_QUEUE_MS\`). 100 rooms on 2 cores would take more than the two cores, with either agent.`;
 }
@@ -1113,7 +1188,11 @@ function bridgeVerdict(bridge: { alone?: CommandLoads; withAgents?: CommandLoads
 }
 
 function idleLine(loads: CommandLoads | undefined): string {
-  return loads?.idleMsPerSecond ? Object.entries(loads.idleMsPerSecond).map(([k, v]) => `${PART_NAMES[k] ?? k} ${v}`).join(', ') : '–';
+  return loads?.idleMsPerSecond
+    ? Object.entries(loads.idleMsPerSecond)
+        .map(([k, v]) => `${PART_NAMES[k] ?? k} ${v}`)
+        .join(', ')
+    : '–';
 }
 
 function gapDetails(agent: string, gaps: Figures['gaps'] | undefined): string {

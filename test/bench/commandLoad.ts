@@ -34,7 +34,10 @@ const allAccepted = new Promise<void>((resolve) => {
     if (times.length + errors === total) resolve();
   });
 });
-await client.subscribeAsync([...new Set(spec.rooms)].map((room) => `${base}/${room}/reply`), { qos: 1 });
+await client.subscribeAsync(
+  [...new Set(spec.rooms)].map((room) => `${base}/${room}/reply`),
+  { qos: 1 },
+);
 
 const total = spec.rate > 0 ? spec.rate * spec.seconds : spec.rooms.length * 750;
 const publish = (i: number) => {
@@ -45,7 +48,7 @@ const publish = (i: number) => {
 const startedAt = performance.now();
 if (spec.rate > 0) {
   // Every 10 ms, the commands due by then: a steady rate whatever the timer's jitter.
-  for (let sent = 0; sent < total; ) {
+  for (let sent = 0; sent < total;) {
     const due = Math.min(total, Math.floor(((performance.now() - startedAt) / 1000) * spec.rate) + 1);
     while (sent < due) publish(sent++);
     await new Promise((r) => setTimeout(r, 10));

@@ -54,7 +54,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function playingRoom(room: string, source: 'playlist' | 'lyria' = 'playlist'): Promise<Listener> {
   // One long tone: level changes come from ducking only (the fake Lyria plays 4 × bpm Hz).
-  const start = source === 'lyria' ? { type: 'start_continuous_music', source: 'lyria', prompts: [{ text: 'warm synth pads', weight: 1 }], bpm: 120 } : { type: 'start_continuous_music', genre: 'rock' };
+  const start =
+    source === 'lyria' ? { type: 'start_continuous_music', source: 'lyria', prompts: [{ text: 'warm synth pads', weight: 1 }], bpm: 120 } : { type: 'start_continuous_music', genre: 'rock' };
   const { listener, sent } = await rc.startIn(room, start);
   await listener.waitForTone(source === 'lyria' ? 480 : 1320, { since: sent.at, timeoutMs: 15_000 });
   listener.recorded.length = 0;
@@ -153,7 +154,11 @@ describe('ducking', () => {
 
     // A room without music lets go of people's audio (it costs the worker while subscribed), and
     // hears them again when the music comes back.
-    const hearingLines = (what: string) => rc.agent.output().split('\n').filter((l) => l.includes(`"room":"${room}"`) && l.includes(what)).length;
+    const hearingLines = (what: string) =>
+      rc.agent
+        .output()
+        .split('\n')
+        .filter((l) => l.includes(`"room":"${room}"`) && l.includes(what)).length;
     const subscribed = hearingLines('subscribing to the people');
     expect(await rc.app.send(room, { type: 'stop_continuous_music' }).final).toMatchObject({ status: 'done' });
     await waitUntil(() => hearingLines('letting go of the people') > 0, 15_000, 'the agent to let go of the people after the music stopped');

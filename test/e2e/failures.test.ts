@@ -29,7 +29,12 @@ function startFaultyServer(dir: string): Promise<Server> {
     if (mode === '404' || !file) return res.writeHead(404).end('not found');
     const body = readFileSync(join(dir, file));
     const from = Number(/bytes=(\d+)-/.exec(req.headers.range ?? '')?.[1] ?? 0);
-    const headers = { 'Content-Type': 'audio/mpeg', 'Accept-Ranges': 'bytes', 'Content-Length': body.length - from, ...(from ? { 'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}) };
+    const headers = {
+      'Content-Type': 'audio/mpeg',
+      'Accept-Ranges': 'bytes',
+      'Content-Length': body.length - from,
+      ...(from ? { 'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}),
+    };
     res.writeHead(from ? 206 : 200, headers);
     const half = Math.floor(body.length / 2);
     if (mode === 'ok') return res.end(body.subarray(from));

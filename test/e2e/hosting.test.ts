@@ -91,7 +91,8 @@ function playedThrough(rooms: typeof ROOMS, from: number, to: number, dropouts: 
     const gaps = heard.slice(1).map((w, i) => w.at - (heard[i] as { at: number }).at);
     dropouts[room] = wrong.length;
     const odd = wrong.map((w) => `${Math.round(w.frequency)}Hz@${w.level.toFixed(3)}+${w.at - from}`).join(' ');
-    if (heard.length === 0 || wrong.length > heard.length / 4 || longestRun > 10 || Math.max(...gaps) > 1_000) problems.push(`${room}: ${heard.length} windows, ${wrong.length} not its tone (${odd}), largest gap ${Math.max(0, ...gaps)} ms`);
+    if (heard.length === 0 || wrong.length > heard.length / 4 || longestRun > 10 || Math.max(...gaps) > 1_000)
+      problems.push(`${room}: ${heard.length} windows, ${wrong.length} not its tone (${odd}), largest gap ${Math.max(0, ...gaps)} ms`);
   }
   return problems;
 }
@@ -130,7 +131,10 @@ describe('one host process, many rooms', () => {
     // A decoder crash in hosted-0: its song fails, the next one starts, nobody else notices.
     const [victim, ...others] = ROOMS as [(typeof ROOMS)[0], ...typeof ROOMS];
     // The room's decoder that is running now (the last one started may be the next song's).
-    const running = () => agentLines(victim.room, 'decoder started').map((l) => l.decoderPid as number).filter((pid) => processTree(pid).length > 0);
+    const running = () =>
+      agentLines(victim.room, 'decoder started')
+        .map((l) => l.decoderPid as number)
+        .filter((pid) => processTree(pid).length > 0);
     await waitUntil(() => running().length > 0, 10_000, `a running decoder in ${victim.room}`);
     const decoder = running()[0] as number;
     const killedAt = Date.now();

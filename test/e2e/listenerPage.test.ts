@@ -57,7 +57,7 @@ describe('listener page', () => {
   });
 
   it('hands out subscribe-only tokens and refuses bad rooms and commands with a reason', async () => {
-    const join = await (await fetch(`${rc.bridge.opsUrl}/api/join?room=web-2`)).json() as { url: string; token: string };
+    const join = (await (await fetch(`${rc.bridge.opsUrl}/api/join?room=web-2`)).json()) as { url: string; token: string };
     expect(join.url).toBe(rc.livekit.url);
     const claims = JSON.parse(Buffer.from(join.token.split('.')[1] as string, 'base64url').toString()) as { exp: number; nbf: number; video: Record<string, unknown> };
     expect(claims.video).toMatchObject({ room: 'web-2', roomJoin: true, canSubscribe: true, canPublish: false, canPublishData: false });

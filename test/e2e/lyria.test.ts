@@ -136,7 +136,13 @@ describe('Lyria RealTime', () => {
   });
 
   it('a filtered prompt reaches the room and the state', async () => {
-    const sent = rc.app.send(room, { type: 'set_music_prompts', prompts: [{ text: 'forbidden chant', weight: 1 }, { text: 'ambient', weight: 1 }] });
+    const sent = rc.app.send(room, {
+      type: 'set_music_prompts',
+      prompts: [
+        { text: 'forbidden chant', weight: 1 },
+        { text: 'ambient', weight: 1 },
+      ],
+    });
     const filtered = await listener.waitForMessage((m) => m.type === 'prompt_filtered', { since: sent.at });
     expect(filtered.body).toMatchObject({ text: 'forbidden chant', reason: expect.stringMatching(/safety/) });
     await listener.waitForAgentState((s) => (s.last_notice as { type?: string } | undefined)?.type === 'prompt_filtered');
@@ -144,7 +150,14 @@ describe('Lyria RealTime', () => {
     expect(mirrored.state.last_notice).toMatchObject({ text: 'forbidden chant' });
     // The fade ends on exactly the new prompts.
     await new Promise((r) => setTimeout(r, 1_500));
-    await expectLast('clientContent', sent.at, { clientContent: { weightedPrompts: [{ text: 'forbidden chant', weight: 1 }, { text: 'ambient', weight: 1 }] } });
+    await expectLast('clientContent', sent.at, {
+      clientContent: {
+        weightedPrompts: [
+          { text: 'forbidden chant', weight: 1 },
+          { text: 'ambient', weight: 1 },
+        ],
+      },
+    });
     expect(fake.sent('clientContent', sent.at).length).toBeGreaterThan(1);
   });
 

@@ -32,7 +32,10 @@ beforeAll(async () => {
 afterAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   writeFileSync(join(ARTIFACTS, 'measurements.json'), JSON.stringify(results, null, 2));
-  console.log('measurements', JSON.stringify(results, (k, v) => (k === 'all' ? undefined : v)));
+  console.log(
+    'measurements',
+    JSON.stringify(results, (k, v) => (k === 'all' ? undefined : v)),
+  );
   await rc?.stop();
 });
 
@@ -103,10 +106,12 @@ describe('measurements', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     listener.recording = false;
     // The longest silence within 1.5 s of each song change (the events arrive about when the audio does).
-    const gapsMs = changes().slice(0, 3).map((change) => {
-      const around = listener.recorded.filter((f) => Math.abs(f.at - change.at) <= 1_500).map((f) => f.samples);
-      return longestSilence(concatSamples(around)) / 48;
-    });
+    const gapsMs = changes()
+      .slice(0, 3)
+      .map((change) => {
+        const around = listener.recorded.filter((f) => Math.abs(f.at - change.at) <= 1_500).map((f) => f.samples);
+        return longestSilence(concatSamples(around)) / 48;
+      });
     results.transitionGapMs = summary(gapsMs);
     // One 20 ms frame at most, as a rule; a single late frame is reported, not failed.
     expect(median(gapsMs)).toBeLessThanOrEqual(20);

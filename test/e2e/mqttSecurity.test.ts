@@ -54,12 +54,15 @@ beforeAll(async () => {
     'protocol websockets',
     ...tls,
   ]);
-  bridge = await startBridge({
-    livekitUrl: `ws://${testHost()}:9`,
-    mqttUrl: broker.url,
-    catalog: 'unused',
-    extra: { MQTT_USERNAME: 'roomcast-bridge', MQTT_PASSWORD: BRIDGE_PASSWORD },
-  }, 'bridge-secure');
+  bridge = await startBridge(
+    {
+      livekitUrl: `ws://${testHost()}:9`,
+      mqttUrl: broker.url,
+      catalog: 'unused',
+      extra: { MQTT_USERNAME: 'roomcast-bridge', MQTT_PASSWORD: BRIDGE_PASSWORD },
+    },
+    'bridge-secure',
+  );
 });
 
 afterAll(async () => {
@@ -172,7 +175,9 @@ describe('apps over TLS', () => {
 
   it('a client that does not trust the CA is refused before it sends its password', async () => {
     for (const url of [`mqtts://${testHost()}:${tlsPort}`, `wss://${testHost()}:${wssPort}/mqtt`]) {
-      await expect(mqtt.connectAsync(url, { protocolVersion: 5, username: 'room-a', password: ROOM_A_PASSWORD, reconnectPeriod: 0, connectTimeout: 5_000 })).rejects.toThrow(/self-signed certificate|unable to verify|certificate/i);
+      await expect(mqtt.connectAsync(url, { protocolVersion: 5, username: 'room-a', password: ROOM_A_PASSWORD, reconnectPeriod: 0, connectTimeout: 5_000 })).rejects.toThrow(
+        /self-signed certificate|unable to verify|certificate/i,
+      );
     }
   });
 });

@@ -52,7 +52,10 @@ async function calmCommands(calm: MqttClient, ms: number): Promise<number[]> {
         calm.on('message', onReply);
       }),
     );
-    calm.publish('roomcast/calm/command', JSON.stringify({ type: 'set_volume', volume: 30 + (at % 50) }), { qos: 1, properties: { responseTopic: CALM_RESPONSES, correlationData: Buffer.from(correlation) } });
+    calm.publish('roomcast/calm/command', JSON.stringify({ type: 'set_volume', volume: 30 + (at % 50) }), {
+      qos: 1,
+      properties: { responseTopic: CALM_RESPONSES, correlationData: Buffer.from(correlation) },
+    });
     await new Promise((r) => setTimeout(r, 100));
   }
   const replies = await Promise.all(timed);
@@ -99,10 +102,16 @@ describe('per-session rate limit', () => {
     expect(accepted.size).toBeLessThan(400);
     expect(limited).toBeGreaterThan(9_000);
     // Refused commands were never queued: the agent applied only what got through.
-    const applied = rc.agent.output().split('\n').filter((l) => l.includes('"room":"flood"') && l.includes('"msg":"command applied"')).length;
+    const applied = rc.agent
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"room":"flood"') && l.includes('"msg":"command applied"')).length;
     expect(applied).toBeLessThanOrEqual(accepted.size + 1);
     // One log line a second for the flooding session, not one per refused command.
-    const logged = rc.bridge.output().split('\n').filter((l) => l.includes('session over its rate limit')).length;
+    const logged = rc.bridge
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('session over its rate limit')).length;
     expect(logged).toBeLessThanOrEqual(15);
     expect(measured.bridgeRssAfterMiB - measured.bridgeRssBeforeMiB).toBeLessThan(100);
   });

@@ -55,10 +55,7 @@ beforeAll(async () => {
   rc = await startRoomcast(undefined, AGENT_ENV, undefined, { ...BRIDGE_ENV, MQTT_CLIENT_ID: 'bridge-a' }, { nodes: 2 });
   // The second bridge and worker talk to the second node only.
   const nodeB = { ...rc.env, livekitUrl: (rc.livekitNodes[1] as LiveKitServer).url };
-  [agent2, bridge2] = await Promise.all([
-    startAgent({ ...nodeB, extra: AGENT_ENV }, 'agent-2'),
-    startBridge({ ...nodeB, extra: { ...BRIDGE_ENV, MQTT_CLIENT_ID: 'bridge-b' } }, 'bridge-2'),
-  ]);
+  [agent2, bridge2] = await Promise.all([startAgent({ ...nodeB, extra: AGENT_ENV }, 'agent-2'), startBridge({ ...nodeB, extra: { ...BRIDGE_ENV, MQTT_CLIENT_ID: 'bridge-b' } }, 'bridge-2')]);
   // The first bridge must know of the second before the burst, or both would take every room.
   await rc.bridge.waitFor(/"replicas":\["[^"]+","[^"]+"\]/, 15_000);
   const warm = (p: RoomcastProc) => countLines(p, /"msg":"registered worker"/) >= HOST_PROCESSES;
@@ -87,8 +84,16 @@ function appliedPerRoom(rooms = ROOMS): Map<string, string[]> {
   return applied;
 }
 
-const appliedIn = (proc: RoomcastProc, room: string) => proc.output().split('\n').some((l) => l.includes(`"room":"${room}"`) && l.includes('"msg":"command applied"'));
-const countLines = (proc: RoomcastProc, pattern: RegExp) => proc.output().split('\n').filter((l) => pattern.test(l)).length;
+const appliedIn = (proc: RoomcastProc, room: string) =>
+  proc
+    .output()
+    .split('\n')
+    .some((l) => l.includes(`"room":"${room}"`) && l.includes('"msg":"command applied"'));
+const countLines = (proc: RoomcastProc, pattern: RegExp) =>
+  proc
+    .output()
+    .split('\n')
+    .filter((l) => pattern.test(l)).length;
 
 describe('scale-out', () => {
   it('20 rooms, a burst with duplicates: each command applied once, in order, rooms on both workers', async () => {
@@ -143,7 +148,10 @@ describe('scale-out', () => {
     const deliveredPerBridge = [rc.bridge, bridge2].map((p) => countLines(p, /"msg":"commands? delivered"/));
     const roomsPerNode = rc.livekitNodes.map((node) => ROOMS.filter((room) => rc.redis?.nodeOfRoom(room) === node.nodeId()).length);
     Object.assign(measured, { allStartedMs, burstMs, commands: finals.length, roomsPerWorker, deliveredPerBridge, roomsPerNode });
-    expect(roomsPerNode.every((n) => n > 0), `rooms per node ${roomsPerNode}`).toBe(true);
+    expect(
+      roomsPerNode.every((n) => n > 0),
+      `rooms per node ${roomsPerNode}`,
+    ).toBe(true);
     expect(roomsPerWorker.every((n) => n > 0)).toBe(true);
     expect(roomsPerWorker[0]! + roomsPerWorker[1]!).toBe(ROOMS.length);
     expect(deliveredPerBridge.every((n) => n > 0)).toBe(true);
@@ -166,7 +174,10 @@ describe('scale-out', () => {
     expect([started.status, skipped.status]).toEqual(['done', 'done']);
     expect(skipped.request_id).toBe(`${room}-skip`);
     await rc.bridge.waitFor(new RegExp(`"room":"${room}".*took over a room`), 1_000);
-    const heard = await listener.waitForWindow((w) => w.level > 0.01 && rc.songs.some((song) => Math.abs(w.frequency - song.frequency) < song.frequency * 0.03), { since: killedAt, timeoutMs: 30_000 });
+    const heard = await listener.waitForWindow((w) => w.level > 0.01 && rc.songs.some((song) => Math.abs(w.frequency - song.frequency) < song.frequency * 0.03), {
+      since: killedAt,
+      timeoutMs: 30_000,
+    });
     measured.takeoverToMusicMs = heard.firstFrameAt - killedAt;
     let applied = appliedPerRoom([room]);
     for (let waited = 0; waited < 10_000 && (applied.get(room)?.length ?? 0) < 2; waited += 200) {

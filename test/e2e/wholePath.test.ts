@@ -12,12 +12,15 @@ import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { API_KEY, API_SECRET } from '../harness/stack.js';
 import { processTree } from '../harness/procTree.js';
+import { waitUntil } from '../harness/processes.js';
+import mqtt from 'mqtt';
+import nunjucks from 'nunjucks';
 
 let rc: Roomcast;
 const frequencyOf = (id: unknown) => rc.frequencyOf(id);
 
 beforeAll(async () => {
-  rc = await startRoomcast(undefined, { AGENT_CONTROL_IDENTITIES: 'control-panel', AGENT_EMPTY_ROOM_MS: '3000' });
+  rc = await startRoomcast(undefined, { AGENT_CONTROL_IDENTITIES: 'control-panel', AGENT_EMPTY_ROOM_MS: '3000' }, undefined, { HA_DISCOVERY_ROOMS: 'ha-kitchen' });
 });
 
 afterAll(async () => {
@@ -142,7 +145,11 @@ describe('a room without music', () => {
   it('MQTT 5 request/response: the Response Topic gets exactly one message, the final reply, with its Correlation Data', async () => {
     // As a user would try it: mosquitto_rr prints the first message on the response topic and exits.
     const broker = new URL(rc.broker.url);
-    const rr = spawnSync('mosquitto_rr', ['-V', '5', '-h', broker.hostname, '-p', broker.port, '-t', 'roomcast/rr-room/command', '-e', 'app/rr/responses', '-m', '{"type":"get_music_status"}', '-W', '10'], { encoding: 'utf8', timeout: 15_000 });
+    const rr = spawnSync(
+      'mosquitto_rr',
+      ['-V', '5', '-h', broker.hostname, '-p', broker.port, '-t', 'roomcast/rr-room/command', '-e', 'app/rr/responses', '-m', '{"type":"get_music_status"}', '-W', '10'],
+      { encoding: 'utf8', timeout: 15_000 },
+    );
     expect(rr.status, rr.stderr).toBe(0);
     expect(JSON.parse(rr.stdout)).toMatchObject({ status: 'done', ok: true, command: 'get_music_status', result: { status: { state: 'stopped' } } });
     // A command that is delivered to an agent: `accepted` on the reply topic only, the final reply
@@ -318,8 +325,7 @@ describe('operations endpoints', () => {
 });
 
 describe('the roomcast CLI', () => {
-  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
 
   it('send prints the replies and the state, and exits 0 once the command is done', async () => {
     const room = 'cli-room';
@@ -375,10 +381,13 @@ describe('when things go away', () => {
     await rc.agent.waitFor(new RegExp(`"room":"${room}"[^\\n]*"msg":"left room"`), 5_000);
     // Every decoder the room started (their pids are in its log lines) is gone; the host process
     // that played it goes on with its other rooms.
-    const lines = rc.agent.output().split('\n').filter((l) => l.includes(`"room":"${room}"`) && l.includes('"msg":"decoder started"'));
+    const lines = rc.agent
+      .output()
+      .split('\n')
+      .filter((l) => l.includes(`"room":"${room}"`) && l.includes('"msg":"decoder started"'));
     const decoders = lines.map((l) => (JSON.parse(l.slice(l.indexOf('{'))) as { decoderPid: number }).decoderPid);
     expect(decoders.length).toBeGreaterThan(0);
-    await waitFor(() => decoders.every((pid) => processTree(pid).length === 0), 'the room\'s decoders to exit', 10_000);
+    await waitFor(() => decoders.every((pid) => processTree(pid).length === 0), "the room's decoders to exit", 10_000);
   });
 
   it('a Mosquitto restart: the bridge reconnects and commands flow again', async () => {
@@ -410,3 +419,54 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe('Home Assistant', () => {
+  it('finds each room of HA_DISCOVERY_ROOMS as a device, and plays it the way Home Assistant sends commands', async () => {
+    // Home Assistant's MQTT client: it subscribes to the discovery prefix and renders the entities' templates (Jinja).
+    const jinja = new nunjucks.Environment(null, { autoescape: false });
+    jinja.addFilter('tojson', (v: unknown) => JSON.stringify(v));
+    const ha = await mqtt.connectAsync(rc.broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      const configs = new Map<string, Record<string, string | number | string[]>>();
+      let received = 0;
+      let retained = 0;
+      const states: Array<Record<string, unknown>> = [];
+      ha.on('message', (topic, payload, packet) => {
+        if (topic.startsWith('homeassistant/') && topic.endsWith('/config')) {
+          configs.set(topic, JSON.parse(payload.toString()) as Record<string, string>);
+          received++;
+          if (packet.retain) retained++;
+        }
+        if (topic === 'roomcast/ha-kitchen/state') states.push(JSON.parse(payload.toString()) as Record<string, unknown>);
+      });
+      await ha.subscribeAsync(['homeassistant/#', 'roomcast/ha-kitchen/state'], { qos: 1 });
+      await waitUntil(() => configs.size === 8, 10_000, 'the discovery of room ha-kitchen');
+      expect(retained).toBe(8);
+      const config = (component: string, object: string) => configs.get(`homeassistant/${component}/roomcast_ha-kitchen/${object}/config`) as Record<string, string>;
+      expect(config('select', 'genre').options).toEqual(expect.arrayContaining(['Any', 'pop']));
+
+      // Home Assistant restarts: its birth message brings the discovery again.
+      await ha.publishAsync('homeassistant/status', 'online', { qos: 1 });
+      await waitUntil(() => received >= 16, 10_000, 'the discovery again after homeassistant/status online');
+
+      // The Music switch, turned on.
+      const music = config('switch', 'music');
+      const listener = await rc.listen('ha-kitchen');
+      const on = Date.now();
+      await ha.publishAsync(music.command_topic as string, music.payload_on as string, { qos: 1 });
+      await listener.waitForWindow((w) => w.level > 0.01, { since: on, timeoutMs: 20_000, what: 'the music Home Assistant started' });
+      await waitUntil(() => states.some((s) => jinja.renderString(music.value_template as string, { value_json: s }).trim() === 'ON'), 10_000, 'the switch to show ON');
+      // The Volume number.
+      const volume = config('number', 'volume');
+      await ha.publishAsync(volume.command_topic as string, jinja.renderString(volume.command_template as string, { value: 30.0 }), { qos: 1 });
+      await waitUntil(() => states.some((s) => jinja.renderString(volume.value_template as string, { value_json: s }).trim() === '30'), 10_000, 'the volume to show 30');
+      const playing = jinja.renderString(config('sensor', 'now_playing').value_template as string, { value_json: states.at(-1) }).trim();
+      expect(playing).toMatch(/^Tone \d+ Hz – Roomcast test$/);
+      // Off again.
+      await ha.publishAsync(music.command_topic as string, music.payload_off as string, { qos: 1 });
+      await waitUntil(() => jinja.renderString(music.value_template as string, { value_json: states.at(-1) }).trim() === 'OFF', 10_000, 'the switch to show OFF');
+    } finally {
+      await ha.endAsync();
+    }
+  });
+});

@@ -10,6 +10,16 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     // As root in a network namespace: no sandbox, no background traffic, sound without a gesture,
     // and real host ICE candidates (an mDNS name is nothing livekit-server can resolve).
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+    ],
   });
 }

@@ -20,7 +20,12 @@ afterEach(({ task }) => {
     .filter((f) => f.endsWith('.log'))
     .flatMap((file) => noteworthy(join(ARTIFACTS, file)).map(([at, text]) => ({ at, text: `${file}: ${text.slice(0, 400)}` })))
     .sort((a, b) => a.at - b.at);
-  console.log(`warnings and errors logged during "${task.name}" (last ${MAX_LINES}):\n${lines.slice(-MAX_LINES).map((l) => l.text).join('\n')}`);
+  console.log(
+    `warnings and errors logged during "${task.name}" (last ${MAX_LINES}):\n${lines
+      .slice(-MAX_LINES)
+      .map((l) => l.text)
+      .join('\n')}`,
+  );
 });
 
 /** pino lines at warn or above, and livekit-server's WARN/ERROR lines, logged since the test began. */

@@ -224,10 +224,12 @@ export class Listener extends EventEmitter {
   }
 
   describeRecent(n = 8): string {
-    return this.windows
-      .slice(-n)
-      .map((w) => (w.level <= SILENCE ? 'silence' : `${Math.round(w.frequency)}Hz@${w.level.toFixed(2)}`))
-      .join(', ') || 'nothing';
+    return (
+      this.windows
+        .slice(-n)
+        .map((w) => (w.level <= SILENCE ? 'silence' : `${Math.round(w.frequency)}Hz@${w.level.toFixed(2)}`))
+        .join(', ') || 'nothing'
+    );
   }
 
   /** Publishes a message on `music_control` as this participant (needs canPublishData). */

@@ -16,7 +16,7 @@ function table(): Row[] {
 export function processTree(pid: number): Row[] {
   const rows = table();
   const below = new Set([pid]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const r of rows) {
       if (below.has(r.ppid) && !below.has(r.pid)) {

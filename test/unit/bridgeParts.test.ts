@@ -73,7 +73,15 @@ function parts(owns: (room: string) => boolean = () => true) {
   const workers = new WorkerDirectory();
   // The watcher hands its readings to the restorer, which is built on the watcher.
   const late: { restorer?: RoomRestorer } = {};
-  const watcher = new RoomWatcher({ read: (room) => livekit.roomView(room), reconcile: (room, view) => late.restorer?.reconcile(room, view), onState: () => undefined, keep: () => true, log, idleMs: 20, busyMs: 5 });
+  const watcher = new RoomWatcher({
+    read: (room) => livekit.roomView(room),
+    reconcile: (room, view) => late.restorer?.reconcile(room, view),
+    onState: () => undefined,
+    keep: () => true,
+    log,
+    idleMs: 20,
+    busyMs: 5,
+  });
   watchers.push(watcher);
   const delivery = new RoomDelivery({ agents: livekit, watcher, desired, agentKnown: () => false, agentJoinTimeoutMs: 1_000, resultTimeoutMs: 1_000, log });
   const restorer = new RoomRestorer({ agents: livekit, delivery, desired, watcher, workers, owns, agentJoinTimeoutMs: 1_000, log });
@@ -110,7 +118,7 @@ describe('DesiredStates', () => {
 });
 
 describe('Takeover', () => {
-  it("replays, for rooms this replica now owns, the recent commands with a request_id, in order", () => {
+  it('replays, for rooms this replica now owns, the recent commands with a request_id, in order', () => {
     let now = 0;
     const takeover = new Takeover(() => now);
     const cmd = (body: object) => ({ payload: Buffer.from(JSON.stringify(body)), packet: undefined });
@@ -139,7 +147,11 @@ describe('RoomDelivery', () => {
     delivery.queueCommand('r', outgoing({ type: 'skip_music', request_id: 'k1' }, desired, 'r', replies));
     delivery.queueCommand('r', outgoing({ type: 'pause_music', request_id: 'p1' }, desired, 'r', replies));
     await until(() => replies.filter((r) => r.status === 'done').length === 3);
-    expect(livekit.applied).toEqual([['r', 's1'], ['r', 'k1'], ['r', 'p1']]);
+    expect(livekit.applied).toEqual([
+      ['r', 's1'],
+      ['r', 'k1'],
+      ['r', 'p1'],
+    ]);
     expect(replies.map((r) => `${r.request_id} ${r.status}`)).toEqual(expect.arrayContaining(['s1 accepted', 'k1 accepted', 's1 done', 'p1 done']));
     // The desired state went to the broker before the start was delivered.
     expect(saved.map(([room, json]) => [room, (JSON.parse(json) as { playing: boolean }).playing])).toEqual([['r', true]]);
@@ -179,7 +191,10 @@ describe('RoomRestorer', () => {
     const { livekit, desired, watcher, workers, restorer } = parts();
     livekit.dispatchable.add('r');
     desired.apply('r', { type: 'start_continuous_music', source: 'playlist', request_id: 's1' });
-    livekit.rooms.set('r', { listeners: 1, agent: { identity: 'agent-dead', publishing: true, state: { state: 'playing' }, results: [{ type: 'continuous_music_started', ok: true, message: 'ok', request_id: 's1' }], received: ['s1'] } });
+    livekit.rooms.set('r', {
+      listeners: 1,
+      agent: { identity: 'agent-dead', publishing: true, state: { state: 'playing' }, results: [{ type: 'continuous_music_started', ok: true, message: 'ok', request_id: 's1' }], received: ['s1'] },
+    });
     workers.report('r', { worker: 'w1', identity: 'agent-dead', present: true, listeners: 1, state: { state: 'playing' }, results: [], received: [] });
     watcher.watch('r');
     await new Promise((r) => setTimeout(r, 30));

@@ -7,7 +7,6 @@ import { taggedTone } from '../harness/tones.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'roomcast-formats-'));
 
-
 describe('catalog formats', () => {
   it('reads an extended M3U: durations, "Artist - Title", genre/language/id attributes, relative paths', async () => {
     const path = join(dir, 'list.m3u8');
@@ -60,12 +59,19 @@ describe('catalog formats', () => {
     const catalog = await Catalog.load(path);
     const results: Array<{ songs: number } | { error: string }> = [];
     const stop = catalog.watch((r) => results.push(r), 50);
-    const next = () => new Promise<void>((resolve) => {
-      const count = results.length;
-      const timer = setInterval(() => results.length > count && (clearInterval(timer), resolve()), 20);
-    });
+    const next = () =>
+      new Promise<void>((resolve) => {
+        const count = results.length;
+        const timer = setInterval(() => results.length > count && (clearInterval(timer), resolve()), 20);
+      });
     try {
-      writeFileSync(`${path}.tmp`, JSON.stringify([{ id: '1', title: 'One', url: '/one.mp3' }, { id: '2', title: 'Two', url: '/two.mp3' }]));
+      writeFileSync(
+        `${path}.tmp`,
+        JSON.stringify([
+          { id: '1', title: 'One', url: '/one.mp3' },
+          { id: '2', title: 'Two', url: '/two.mp3' },
+        ]),
+      );
       renameSync(`${path}.tmp`, path);
       await next();
       expect(results.at(-1)).toEqual({ songs: 2 });

@@ -24,7 +24,11 @@ const envExample = new Set([...readFileSync('.env.example', 'utf8').matchAll(/^(
 function withoutIds(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutIds);
   if (!value || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).filter(([k, v]) => !((k === 'id' || k === '$schema') && typeof v === 'string')).map(([k, v]) => [k, withoutIds(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k, v]) => !((k === 'id' || k === '$schema') && typeof v === 'string'))
+      .map(([k, v]) => [k, withoutIds(v)]),
+  );
 }
 
 describe('docker-compose.yml', () => {
@@ -56,7 +60,9 @@ describe('docker-compose.yml', () => {
 
   it('publishes the ports livekit.yaml listens on', () => {
     const livekit = parse(readFileSync('livekit.yaml', 'utf8')) as { port: number; rtc: { tcp_port: number; udp_port: number } };
-    expect(compose.services.livekit?.ports).toEqual(expect.arrayContaining([`${livekit.port}:${livekit.port}`, `${livekit.rtc.tcp_port}:${livekit.rtc.tcp_port}`, `${livekit.rtc.udp_port}:${livekit.rtc.udp_port}/udp`]));
+    expect(compose.services.livekit?.ports).toEqual(
+      expect.arrayContaining([`${livekit.port}:${livekit.port}`, `${livekit.rtc.tcp_port}:${livekit.rtc.tcp_port}`, `${livekit.rtc.udp_port}:${livekit.rtc.udp_port}/udp`]),
+    );
   });
 });
 
@@ -75,7 +81,10 @@ describe('Dockerfile', () => {
     const fromContext = instructions.filter((i): i is Copy => i instanceof Copy && !i.getFromFlag());
     expect(fromContext.length).toBeGreaterThan(5);
     for (const copy of fromContext) {
-      const sources = copy.getArguments().map((a) => a.getValue()).slice(0, -1);
+      const sources = copy
+        .getArguments()
+        .map((a) => a.getValue())
+        .slice(0, -1);
       for (const source of sources) expect(existsSync(source), `COPY ${source}`).toBe(true);
     }
   });

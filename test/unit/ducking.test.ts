@@ -48,12 +48,15 @@ describe('Ducking', () => {
   afterEach(() => vi.useRealTimers());
   const make = (settings: Partial<DuckingSettings> = {}) => {
     const calls: string[] = [];
-    const ducking = new Ducking({ ...DEFAULTS, ...settings }, {
-      duck: (on) => calls.push(on ? 'duck' : 'up'),
-      pause: async () => (calls.push('pause'), true),
-      resume: async () => void calls.push('resume'),
-      changed: () => undefined,
-    });
+    const ducking = new Ducking(
+      { ...DEFAULTS, ...settings },
+      {
+        duck: (on) => calls.push(on ? 'duck' : 'up'),
+        pause: async () => (calls.push('pause'), true),
+        resume: async () => void calls.push('resume'),
+        changed: () => undefined,
+      },
+    );
     return { ducking, calls };
   };
 
@@ -66,7 +69,7 @@ describe('Ducking', () => {
     expect(calls).toEqual(['duck', 'up']);
   });
 
-  it('holds through an active speaker\'s pauses between words', () => {
+  it("holds through an active speaker's pauses between words", () => {
     vi.useFakeTimers();
     const { ducking, calls } = make();
     ducking.speakers(['human']);
@@ -93,7 +96,7 @@ describe('Ducking', () => {
     expect(calls).toEqual(['pause', 'up', 'resume']);
   });
 
-  it('a person heard directly counts, with the hold, and LiveKit\'s lagging list does not keep them speaking', () => {
+  it("a person heard directly counts, with the hold, and LiveKit's lagging list does not keep them speaking", () => {
     vi.useFakeTimers();
     const { ducking, calls } = make();
     ducking.voice('person', true);

@@ -16,8 +16,17 @@ describe('Lyria prompts', () => {
   it('fades weights from the old prompts to the new ones, never sending a zero weight', () => {
     const steps = promptSteps([{ text: 'jazz', weight: 1 }], [{ text: 'techno', weight: 2 }], 2_000);
     expect(steps).toHaveLength(4);
-    expect(steps[0]).toEqual({ delayMs: 0, prompts: [{ text: 'jazz', weight: 0.75 }, { text: 'techno', weight: 0.5 }] });
-    expect(steps[1]?.prompts).toEqual([{ text: 'jazz', weight: 0.5 }, { text: 'techno', weight: 1 }]);
+    expect(steps[0]).toEqual({
+      delayMs: 0,
+      prompts: [
+        { text: 'jazz', weight: 0.75 },
+        { text: 'techno', weight: 0.5 },
+      ],
+    });
+    expect(steps[1]?.prompts).toEqual([
+      { text: 'jazz', weight: 0.5 },
+      { text: 'techno', weight: 1 },
+    ]);
     expect(steps.at(-1)).toEqual({ delayMs: 500, prompts: [{ text: 'techno', weight: 2 }] });
     for (const step of steps) for (const p of step.prompts) expect(p.weight).toBeGreaterThan(0);
   });

@@ -117,4 +117,3 @@ describe('PlaylistSource', () => {
     expect(loud(overlapStart + 10) / loud(5)).toBeLessThan(1.25);
   });
 });
-

@@ -9,7 +9,9 @@ describe('parseCommand', () => {
   });
 
   it('accepts Lyria prompts and settings within the API ranges', () => {
-    const r = parseCommand(JSON.stringify({ type: 'start_continuous_music', source: 'lyria', prompts: [{ text: 'minimal techno', weight: 1.5 }], bpm: 120, scale: 'D_MAJOR_B_MINOR', top_k: 40, mute_drums: true }));
+    const r = parseCommand(
+      JSON.stringify({ type: 'start_continuous_music', source: 'lyria', prompts: [{ text: 'minimal techno', weight: 1.5 }], bpm: 120, scale: 'D_MAJOR_B_MINOR', top_k: 40, mute_drums: true }),
+    );
     expect(r).toMatchObject({ ok: true, command: { source: 'lyria', bpm: 120, top_k: 40, prompts: [{ text: 'minimal techno', weight: 1.5 }] } });
   });
 

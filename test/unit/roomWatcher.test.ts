@@ -134,7 +134,15 @@ describe('RoomWatcher with reporting agents', () => {
 
   it('does not follow a room for a pushed view that `keep` refuses', () => {
     const counts: number[] = [];
-    watcher = new RoomWatcher({ read: async () => ({ listeners: 0 }), onState: () => undefined, keep: () => false, onRoomsChanged: (n) => counts.push(n), log: pino({ level: 'silent' }), idleMs: 5, busyMs: 5 });
+    watcher = new RoomWatcher({
+      read: async () => ({ listeners: 0 }),
+      onState: () => undefined,
+      keep: () => false,
+      onRoomsChanged: (n) => counts.push(n),
+      log: pino({ level: 'silent' }),
+      idleMs: 5,
+      busyMs: 5,
+    });
     watcher.observe('r', { listeners: 0, agent: { identity: 'a', state: {}, results: [], received: [] } });
     expect(counts).toEqual([]);
   });

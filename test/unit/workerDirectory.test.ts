@@ -6,8 +6,24 @@ const report = (worker: string, identity: string, present = true): AgentReport =
 
 describe('agent reports', () => {
   it('round-trip from the JSON parts an agent holds', () => {
-    const json = encodeReport({ worker: 'w1', identity: 'agent-J1', present: true, listeners: 2, stateJson: '{"state":"playing"}', resultsJson: '[{"type":"music_skipped","ok":true,"message":"Skipped","request_id":"r1"}]', receivedJson: '["r1"]' });
-    expect(parseReport(json)).toEqual({ worker: 'w1', identity: 'agent-J1', present: true, listeners: 2, state: { state: 'playing' }, results: [{ type: 'music_skipped', ok: true, message: 'Skipped', request_id: 'r1' }], received: ['r1'] });
+    const json = encodeReport({
+      worker: 'w1',
+      identity: 'agent-J1',
+      present: true,
+      listeners: 2,
+      stateJson: '{"state":"playing"}',
+      resultsJson: '[{"type":"music_skipped","ok":true,"message":"Skipped","request_id":"r1"}]',
+      receivedJson: '["r1"]',
+    });
+    expect(parseReport(json)).toEqual({
+      worker: 'w1',
+      identity: 'agent-J1',
+      present: true,
+      listeners: 2,
+      state: { state: 'playing' },
+      results: [{ type: 'music_skipped', ok: true, message: 'Skipped', request_id: 'r1' }],
+      received: ['r1'],
+    });
   });
 
   it('are refused when they are not reports, never thrown', () => {

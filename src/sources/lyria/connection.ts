@@ -11,7 +11,6 @@ import { toGenerationConfig, type LyriaSettings, type WeightedPrompt } from '../
 import { concatSamples } from '../../playout/samples.js';
 import { CHANNELS, SAMPLE_RATE } from '../../playout/audioFormat.js';
 
-
 export interface LyriaEndpoint {
   apiKey: string;
   model: string;
@@ -191,4 +190,3 @@ function toStereo(samples: Int16Array, channels: number): Int16Array {
   }
   return out;
 }
-

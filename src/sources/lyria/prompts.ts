@@ -30,9 +30,7 @@ export function promptSteps(from: WeightedPrompt[], to: WeightedPrompt[], fadeMs
   const steps: PromptStep[] = [];
   for (let i = 1; i < count; i++) {
     const a = i / count;
-    const prompts = texts
-      .map((text) => ({ text, weight: Number((weight(from, text) * (1 - a) + weight(to, text) * a).toFixed(3)) }))
-      .filter((p) => p.weight > 0);
+    const prompts = texts.map((text) => ({ text, weight: Number((weight(from, text) * (1 - a) + weight(to, text) * a).toFixed(3)) })).filter((p) => p.weight > 0);
     steps.push({ delayMs: i === 1 ? 0 : STEP_MS, prompts });
   }
   steps.push({ delayMs: STEP_MS, prompts: to });
