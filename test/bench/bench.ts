@@ -600,7 +600,7 @@ async function soak(rc: Roomcast) {
   const machineNow = machineCpu();
   // /proc/stat counts clock ticks, all cores together.
   const seconds = ((machineNow.total - cpuAtWarm.machine.total) / machineNow.cores) * (TICK_MS / 1000);
-  const cpu = {
+  const cpu: { machineBusy: number; agentMsPerSecond?: number; livekitMsPerSecond?: number } = {
     /** Of the machine's cores, the share busy during the soak (everything on it). */
     machineBusy: Math.round((1 - (machineNow.idle - cpuAtWarm.machine.idle) / (machineNow.total - cpuAtWarm.machine.total)) * 1000) / 1000,
     agentMsPerSecond: Math.round((treeCpuMs(agentPid) - cpuAtWarm.agent) / seconds),
@@ -1208,7 +1208,7 @@ function soakSection(soaked: Awaited<ReturnType<typeof soak>>): string {
   return `${soaked.rooms} rooms played for ${soaked.minutes} minutes on the worker (\`BENCH_SOAK_MINUTES\`, \`BENCH_SOAK_ROOMS\`);
 ${soaked.playingAtEnd} of them still playing at the end; ${soaked.underruns} underruns counted by the worker during the soak.
 Songs of a minute (each room opens a song a minute, as with real songs of a few minutes, not every 3 s).
-${soaked.cpu ? `During the soak the machine's cores were ${Math.round(soaked.cpu.machineBusy * 100)}% busy (everything on it); the agent worker used ${soaked.cpu.agentMsPerSecond} ms/s (${Math.round(soaked.cpu.agentMsPerSecond / soaked.rooms)} per room), livekit-server ${soaked.cpu.livekitMsPerSecond} ms/s.\n` : ''}
+${soaked.cpu ? `During the soak the machine's cores were ${Math.round(soaked.cpu.machineBusy * 100)}% busy (everything on it)${soaked.cpu.agentMsPerSecond === undefined ? '' : `; the agent worker used ${soaked.cpu.agentMsPerSecond} ms/s (${Math.round(soaked.cpu.agentMsPerSecond / soaked.rooms)} per room), livekit-server ${soaked.cpu.livekitMsPerSecond} ms/s`}.\n` : ''}
 | | agent worker tree: memory (MiB) | fds | processes | ffmpeg | bridge: memory (MiB) | fds |
 | --- | --- | --- | --- | --- | --- | --- |
 ${(['before', 'warm', 'end', 'after'] as const).map((k) => `| ${label[k]} | ${soaked[k].agent.rssMiB} | ${soaked[k].agent.fds} | ${soaked[k].agent.processes} | ${soaked[k].agent.ffmpeg} | ${soaked[k].bridge.rssMiB} | ${soaked[k].bridge.fds} |`).join('\n')}

@@ -368,6 +368,57 @@ describe('the roomcast CLI', () => {
   });
 });
 
+describe('Home Assistant', () => {
+  it('finds each room of HA_DISCOVERY_ROOMS as a device, and plays it the way Home Assistant sends commands', async () => {
+    // Home Assistant's MQTT client: it subscribes to the discovery prefix and renders the entities' templates (Jinja).
+    const jinja = new nunjucks.Environment(null, { autoescape: false });
+    jinja.addFilter('tojson', (v: unknown) => JSON.stringify(v));
+    const ha = await mqtt.connectAsync(rc.broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      const configs = new Map<string, Record<string, string | number | string[]>>();
+      let received = 0;
+      let retained = 0;
+      const states: Array<Record<string, unknown>> = [];
+      ha.on('message', (topic, payload, packet) => {
+        if (topic.startsWith('homeassistant/') && topic.endsWith('/config')) {
+          configs.set(topic, JSON.parse(payload.toString()) as Record<string, string>);
+          received++;
+          if (packet.retain) retained++;
+        }
+        if (topic === 'roomcast/ha-kitchen/state') states.push(JSON.parse(payload.toString()) as Record<string, unknown>);
+      });
+      await ha.subscribeAsync(['homeassistant/#', 'roomcast/ha-kitchen/state'], { qos: 1 });
+      await waitUntil(() => configs.size === 8, 10_000, 'the discovery of room ha-kitchen');
+      expect(retained).toBe(8);
+      const config = (component: string, object: string) => configs.get(`homeassistant/${component}/roomcast_ha-kitchen/${object}/config`) as Record<string, string>;
+      expect(config('select', 'genre').options).toEqual(expect.arrayContaining(['Any', 'pop']));
+
+      // Home Assistant restarts: its birth message brings the discovery again.
+      await ha.publishAsync('homeassistant/status', 'online', { qos: 1 });
+      await waitUntil(() => received >= 16, 10_000, 'the discovery again after homeassistant/status online');
+
+      // The Music switch, turned on.
+      const music = config('switch', 'music');
+      const listener = await rc.listen('ha-kitchen');
+      const on = Date.now();
+      await ha.publishAsync(music.command_topic as string, music.payload_on as string, { qos: 1 });
+      await listener.waitForWindow((w) => w.level > 0.01, { since: on, timeoutMs: 20_000, what: 'the music Home Assistant started' });
+      await waitUntil(() => states.some((s) => jinja.renderString(music.value_template as string, { value_json: s }).trim() === 'ON'), 10_000, 'the switch to show ON');
+      // The Volume number.
+      const volume = config('number', 'volume');
+      await ha.publishAsync(volume.command_topic as string, jinja.renderString(volume.command_template as string, { value: 30.0 }), { qos: 1 });
+      await waitUntil(() => states.some((s) => jinja.renderString(volume.value_template as string, { value_json: s }).trim() === '30'), 10_000, 'the volume to show 30');
+      const playing = jinja.renderString(config('sensor', 'now_playing').value_template as string, { value_json: states.at(-1) }).trim();
+      expect(playing).toMatch(/^Tone \d+ Hz – Roomcast test$/);
+      // Off again.
+      await ha.publishAsync(music.command_topic as string, music.payload_off as string, { qos: 1 });
+      await waitUntil(() => jinja.renderString(music.value_template as string, { value_json: states.at(-1) }).trim() === 'OFF', 10_000, 'the switch to show OFF');
+    } finally {
+      await ha.endAsync();
+    }
+  });
+});
+
 describe('when things go away', () => {
   it('an emptied room: the agent leaves, stops its decoders, and the retained state says stopped', async () => {
     const room = 'emptying';
@@ -419,54 +470,3 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-describe('Home Assistant', () => {
-  it('finds each room of HA_DISCOVERY_ROOMS as a device, and plays it the way Home Assistant sends commands', async () => {
-    // Home Assistant's MQTT client: it subscribes to the discovery prefix and renders the entities' templates (Jinja).
-    const jinja = new nunjucks.Environment(null, { autoescape: false });
-    jinja.addFilter('tojson', (v: unknown) => JSON.stringify(v));
-    const ha = await mqtt.connectAsync(rc.broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
-    try {
-      const configs = new Map<string, Record<string, string | number | string[]>>();
-      let received = 0;
-      let retained = 0;
-      const states: Array<Record<string, unknown>> = [];
-      ha.on('message', (topic, payload, packet) => {
-        if (topic.startsWith('homeassistant/') && topic.endsWith('/config')) {
-          configs.set(topic, JSON.parse(payload.toString()) as Record<string, string>);
-          received++;
-          if (packet.retain) retained++;
-        }
-        if (topic === 'roomcast/ha-kitchen/state') states.push(JSON.parse(payload.toString()) as Record<string, unknown>);
-      });
-      await ha.subscribeAsync(['homeassistant/#', 'roomcast/ha-kitchen/state'], { qos: 1 });
-      await waitUntil(() => configs.size === 8, 10_000, 'the discovery of room ha-kitchen');
-      expect(retained).toBe(8);
-      const config = (component: string, object: string) => configs.get(`homeassistant/${component}/roomcast_ha-kitchen/${object}/config`) as Record<string, string>;
-      expect(config('select', 'genre').options).toEqual(expect.arrayContaining(['Any', 'pop']));
-
-      // Home Assistant restarts: its birth message brings the discovery again.
-      await ha.publishAsync('homeassistant/status', 'online', { qos: 1 });
-      await waitUntil(() => received >= 16, 10_000, 'the discovery again after homeassistant/status online');
-
-      // The Music switch, turned on.
-      const music = config('switch', 'music');
-      const listener = await rc.listen('ha-kitchen');
-      const on = Date.now();
-      await ha.publishAsync(music.command_topic as string, music.payload_on as string, { qos: 1 });
-      await listener.waitForWindow((w) => w.level > 0.01, { since: on, timeoutMs: 20_000, what: 'the music Home Assistant started' });
-      await waitUntil(() => states.some((s) => jinja.renderString(music.value_template as string, { value_json: s }).trim() === 'ON'), 10_000, 'the switch to show ON');
-      // The Volume number.
-      const volume = config('number', 'volume');
-      await ha.publishAsync(volume.command_topic as string, jinja.renderString(volume.command_template as string, { value: 30.0 }), { qos: 1 });
-      await waitUntil(() => states.some((s) => jinja.renderString(volume.value_template as string, { value_json: s }).trim() === '30'), 10_000, 'the volume to show 30');
-      const playing = jinja.renderString(config('sensor', 'now_playing').value_template as string, { value_json: states.at(-1) }).trim();
-      expect(playing).toMatch(/^Tone \d+ Hz – Roomcast test$/);
-      // Off again.
-      await ha.publishAsync(music.command_topic as string, music.payload_off as string, { qos: 1 });
-      await waitUntil(() => jinja.renderString(music.value_template as string, { value_json: states.at(-1) }).trim() === 'OFF', 10_000, 'the switch to show OFF');
-    } finally {
-      await ha.endAsync();
-    }
-  });
-});
