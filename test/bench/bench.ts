@@ -1155,7 +1155,7 @@ function hostingVerdicts(roomcast: Partial<Figures>, soaked: Awaited<ReturnType<
           .join(', ')} ms/s.`
       : '';
     lines.push(
-      `- **A worker at rest ≤ 10 ms/s.** ${idle.idleCpuMsPerSecond} ms/s for the whole tree (${idle.idleProcesses} processes, ${idle.idlePssMiB ?? '–'} MiB PSS: within 150 MiB per host process).${audio} Once a host process has joined a room, rtc-node's synthetic audio device ticks every 10 ms for the life of the process (~6 ms/s per host process, measured thread by thread; a host that never joined a room spends ~1 ms/s); nothing in rtc-node's API stops it.`,
+      `- **A worker at rest ≤ 10 ms/s.** ${idle.idleCpuMsPerSecond} ms/s for the whole tree (${idle.idleProcesses} processes, ${idle.idlePssMiB ?? '–'} MiB PSS: within 150 MiB per host process).${audio} Two things of rtc-node's, measured thread by thread: once a host process has joined a room, its synthetic audio device ticks every 10 ms for the life of the process (~6 ms/s per host process; a host that never joined a room spends ~1 ms/s); and a room deleted while its track was still published leaves that track's audio source capture task running (~4 ms/s each, for the life of the process; the rooms of the figures above are deleted right after they stop, within the 5 s before an idle track is unpublished). Roomcast closes the track and its source; freeing the room's native handles too did not stop the task. Nothing in rtc-node's API does; a host process that has leaked many could be restarted while it has no rooms (not built).`,
     );
   }
   if (soaked && soaked.rooms >= 40 && (soaked.underruns > 0 || soaked.playingAtEnd < soaked.rooms)) {
