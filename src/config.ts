@@ -91,6 +91,8 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   AGENT_PROCESSES: z.coerce.number().int().min(1).max(256).default(availableParallelism()),
   AGENT_MAX_ROOMS: z.coerce.number().int().min(1).max(10_000).default(25),
   AGENT_IDLE_TRACK_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
+  // A host process with no rooms left restarts once this many tracks were left to rtc-node (0: never).
+  AGENT_RECYCLE_AFTER_LEAKS: z.coerce.number().int().min(0).max(100_000).default(20),
   AGENT_CONTROL_IDENTITIES: z
     .string()
     .default('')
@@ -203,6 +205,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     http: { host: e.AGENT_HTTP_HOST, port: e.AGENT_METRICS_PORT },
     processes: e.AGENT_PROCESSES,
     maxRooms: e.AGENT_MAX_ROOMS,
+    recycleAfterLeaks: e.AGENT_RECYCLE_AFTER_LEAKS,
     controlIdentities: e.AGENT_CONTROL_IDENTITIES,
     emptyRoomMs: e.AGENT_EMPTY_ROOM_MS,
     audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS, idleMs: e.AGENT_IDLE_TRACK_MS },

@@ -15,6 +15,7 @@ import { MetricsReporter } from './metrics.js';
 import { RoomHost, roomOfError } from './roomHost.js';
 import { WorkerLink } from './workerLink.js';
 import { ReportLink } from './reportLink.js';
+import { RECYCLE_EXIT_CODE } from './metrics.js';
 
 const config = await startupStep(() => loadAgentConfig());
 const log = createLogger('agent', config.log).child({ host: Number(process.env.ROOMCAST_HOST_INDEX ?? 0) });
@@ -34,7 +35,31 @@ const loopWatch = new EventLoopWatch(log);
 
 const metrics = new MetricsReporter();
 const reports = config.mqtt ? new ReportLink(config.mqtt, log) : undefined;
-const host = new RoomHost({ config, catalog, log, metrics, loudness: createLoudness(config), reports, roomsChanged: (rooms) => loopWatch.watching(rooms > 0) });
+/**
+ * rtc-node keeps a track's audio source capture task running when the room went away under the
+ * track (deleted while playing), ~4 ms/s each for the life of the process, and nothing frees it
+ * (docs/ARCHITECTURE.md). A host with no rooms left and AGENT_RECYCLE_AFTER_LEAKS of them behind
+ * exits; the main process starts a fresh one at once.
+ */
+let leakedTracks = 0;
+const recycleIfIdle = () => {
+  if (config.recycleAfterLeaks === 0 || leakedTracks < config.recycleAfterLeaks || !host.idle) return;
+  log.info({ leakedTracks }, 'no rooms left, and rtc-node holds the tracks of rooms deleted under them: starting this host process afresh');
+  void stop('recycle', RECYCLE_EXIT_CODE);
+};
+const host = new RoomHost({
+  config,
+  catalog,
+  log,
+  metrics,
+  loudness: createLoudness(config),
+  reports,
+  roomsChanged: (rooms) => {
+    loopWatch.watching(rooms > 0);
+    if (rooms === 0) recycleIfIdle();
+  },
+  trackLeaked: () => leakedTracks++,
+});
 reports?.start(() => host.roomCount);
 const link = new WorkerLink(config.livekit, host, log);
 host.attach(link);
@@ -54,7 +79,7 @@ process.on('unhandledRejection', contain('unhandledRejection'));
  */
 const STOP_DEADLINE_MS = 9_000;
 let stopping = false;
-const stop = async (signal: string) => {
+const stop = async (signal: string, exitCode = 0) => {
   if (stopping) return;
   stopping = true;
   log.info({ signal, rooms: host.roomCount }, 'host process stopping: leaving its rooms');
@@ -66,7 +91,7 @@ const stop = async (signal: string) => {
   await reports?.close();
   link.close();
   stopLauncher();
-  process.exit(0);
+  process.exit(exitCode);
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal));
 // The main process went away without a word: rooms must not play on unsupervised.

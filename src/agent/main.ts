@@ -12,7 +12,7 @@ import { createLogger } from '../log.js';
 import { Catalog } from '../music/catalog.js';
 import { startupStep } from '../startup.js';
 import { startOpsServer } from '../ops/httpServer.js';
-import { METRICS_PORT_ENV, collectJobMetrics, createAgentMetrics } from './metrics.js';
+import { METRICS_PORT_ENV, RECYCLE_EXIT_CODE, collectJobMetrics, createAgentMetrics } from './metrics.js';
 
 const config = await startupStep(() => loadAgentConfig());
 const log = createLogger('agent', config.log);
@@ -50,6 +50,10 @@ function startHost(index: number, restarts = 0): void {
   child.on('exit', (code, signal) => {
     metrics.hostGone(child.pid ?? -1);
     if (stopping) return;
+    if (code === RECYCLE_EXIT_CODE) {
+      log.info({ host: index, pid: child.pid }, 'host process recycled (it had no rooms): starting a fresh one');
+      return startHost(index);
+    }
     const young = Date.now() - host.startedAt < HEALTHY_LIFE_MS;
     const next = young ? host.restarts + 1 : 0;
     const delayMs = RESTART_MS[Math.min(next, RESTART_MS.length - 1)] as number;

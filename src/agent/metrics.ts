@@ -14,6 +14,9 @@ export type AgentMetricEvent =
   /** A host process's room count (`host`: its pid). */
   | { kind: 'rooms'; host: number; rooms: number };
 
+/** A host process that exits with this code asks to be started afresh at once (hostProcess.ts: recycling). */
+export const RECYCLE_EXIT_CODE = 75;
+
 /** The variable through which host processes learn where to report. */
 export const METRICS_PORT_ENV = 'ROOMCAST_METRICS_UDP_PORT';
 

@@ -35,6 +35,8 @@ export class MusicTrack implements NativeAudioSink {
     private readonly participant: LocalParticipant,
     private readonly options: MusicTrackOptions,
     private readonly log: Logger,
+    /** A track was left behind (see unpublish): rtc-node keeps its capture task running. */
+    private readonly onLeaked: () => void = () => undefined,
   ) {}
 
   get published(): boolean {
@@ -114,7 +116,11 @@ export class MusicTrack implements NativeAudioSink {
     try {
       if (this.participant.trackPublications.has(trackSid)) await this.participant.unpublishTrack(trackSid, true);
     } catch (err) {
+      // The room went away under the track (deleted, or this agent removed): rtc-node then keeps
+      // the track's audio source capture task feeding silence for the life of the process, ~4 ms/s
+      // (docs/ARCHITECTURE.md, "What is left at rest"), whatever is closed here.
       this.log.warn({ err: (err as Error).message }, 'could not unpublish the music track');
+      this.onLeaked();
     }
     // Closing the track (and its source with it) frees the native audio source. Closing only the
     // source left its capture task feeding silence for the life of the process: 3–4 ms/s for

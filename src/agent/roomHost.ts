@@ -50,6 +50,8 @@ export interface RoomHostDeps {
   reports?: ReportLink | undefined;
   /** The number of rooms it plays in changed. */
   roomsChanged?: ((rooms: number) => void) | undefined;
+  /** A room's track was left to rtc-node (agent/musicTrack.ts). */
+  trackLeaked?: (() => void) | undefined;
 }
 
 const roomScope = new AsyncLocalStorage<HostedRoom>();
@@ -74,6 +76,11 @@ export class RoomHost implements WorkerLinkHandlers {
 
   get roomCount(): number {
     return this.rooms.size;
+  }
+
+  /** No room, and none claimed: the process can go without anyone noticing. */
+  get idle(): boolean {
+    return this.rooms.size === 0 && this.claimed.size === 0;
   }
 
   offer(job: Job): JobClaim | undefined {

@@ -49,6 +49,8 @@ export interface RoomSessionDeps {
   loudness?: Loudness | undefined;
   /** Reports the room's agent to the bridges (agent/reportLink.ts), when the host has MQTT. */
   report?: ((report: RoomReport) => void) | undefined;
+  /** The room's track was left to rtc-node (agent/musicTrack.ts). */
+  trackLeaked?: (() => void) | undefined;
 }
 
 type Changed = 'results' | 'received' | 'state' | 'listeners';
@@ -226,7 +228,7 @@ export class RoomSession {
    */
   async publish(): Promise<void> {
     const { audio } = this.deps.config;
-    this.track = new MusicTrack(this.localParticipant(), audio, this.deps.log);
+    this.track = new MusicTrack(this.localParticipant(), audio, this.deps.log, this.deps.trackLeaked);
     await this.track.publish();
     const { input: sink, duck } = buildSinkChain(this.track, this.ducking.envelope, () => this.deps.metrics.report({ kind: 'underrun', source: 'playout' }));
     this.duckSink = duck;
