@@ -8,6 +8,16 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
+/** A comma-separated list; blanks dropped. */
+const commaList = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
 
 const livekitSchema = z.object({
   LIVEKIT_URL: z.string({ message: 'is required, e.g. ws://localhost:7880' }).regex(/^(wss?|https?):\/\/.+/, 'must be a ws://, wss://, http:// or https:// URL'),
@@ -61,16 +71,7 @@ const bridgeSchema = commonSchema
       .regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL that browsers reach')
       .optional(),
     // Home Assistant MQTT discovery (bridge/homeAssistant.ts) for these rooms; none: off.
-    HA_DISCOVERY_ROOMS: z
-      .string()
-      .default('')
-      .transform((s) =>
-        s
-          .split(',')
-          .map((room) => room.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'must be session ids ([A-Za-z0-9._:@-], 1-128 characters), comma-separated'))),
+    HA_DISCOVERY_ROOMS: commaList.pipe(z.array(z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'must be session ids ([A-Za-z0-9._:@-], 1-128 characters), comma-separated'))),
     HA_DISCOVERY_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'must be an MQTT topic prefix without wildcards')
@@ -93,15 +94,7 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
   AGENT_IDLE_TRACK_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   // A host process with no rooms left restarts once this many tracks were left to rtc-node (0: never).
   AGENT_RECYCLE_AFTER_LEAKS: z.coerce.number().int().min(0).max(100_000).default(20),
-  AGENT_CONTROL_IDENTITIES: z
-    .string()
-    .default('')
-    .transform((s) =>
-      s
-        .split(',')
-        .map((id) => id.trim())
-        .filter(Boolean),
-    ),
+  AGENT_CONTROL_IDENTITIES: commaList,
   AGENT_EMPTY_ROOM_MS: z.coerce.number().int().min(0).default(60_000),
   AUDIO_BITRATE: z.coerce.number().int().min(16_000).max(510_000).default(128_000),
   AUDIO_QUEUE_MS: z.coerce.number().int().min(20).max(5_000).default(20),

@@ -45,4 +45,11 @@ describe('config', () => {
   it('refuses wildcards in the base topic', () => {
     expect(() => loadBridgeConfig({ ...livekit, MQTT_URL: 'mqtt://x', MQTT_BASE_TOPIC: 'a/+' })).toThrow(/MQTT_BASE_TOPIC/);
   });
+
+  it('turns Home Assistant discovery on for the listed rooms, and refuses a room that is not a session id', () => {
+    expect(loadBridgeConfig({ ...livekit, MQTT_URL: 'mqtt://x' }).homeAssistant).toBeUndefined();
+    expect(loadBridgeConfig({ ...livekit, MQTT_URL: 'mqtt://x', HA_DISCOVERY_ROOMS: ' kitchen, kids ,' }).homeAssistant).toEqual({ rooms: ['kitchen', 'kids'], prefix: 'homeassistant' });
+    expect(() => loadBridgeConfig({ ...livekit, MQTT_URL: 'mqtt://x', HA_DISCOVERY_ROOMS: 'kitchen,living room' })).toThrow(/HA_DISCOVERY_ROOMS must be session ids/);
+    expect(() => loadBridgeConfig({ ...livekit, MQTT_URL: 'mqtt://x', HA_DISCOVERY_ROOMS: 'kitchen', HA_DISCOVERY_PREFIX: 'ha/#' })).toThrow(/HA_DISCOVERY_PREFIX/);
+  });
 });
