@@ -35,6 +35,15 @@ if [ ! -x "$lk" ] || ! "$lk" --version 2>/dev/null | grep -q "version ${LIVEKIT_
   GOBIN="$(dirname "$lk")" go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION"
 fi
 
+# `--tests`: Home Assistant's own code (its MQTT discovery schemas, pinned: a release that runs on
+# Debian 12's Python 3.11), in a virtualenv, for test/harness/haDiscovery.py.
+ha_python=".roomcast/havenv/bin/python"
+if $tests && ! "$ha_python" -c 'import homeassistant' >/dev/null 2>&1; then
+  echo "provision: installing Home Assistant 2024.1.6 into .roomcast/havenv (pip), for its discovery schemas"
+  python3 -m venv .roomcast/havenv >&2 || { echo "provision: python3 -m venv failed (Debian: apt install python3-venv)" >&2; exit 1; }
+  .roomcast/havenv/bin/pip install -q --disable-pip-version-check "homeassistant==2024.1.6" "paho-mqtt==1.6.1" >&2
+fi
+
 # The npm dependencies, on a fresh clone (or when package-lock.json changed since they were installed).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "provision: installing the npm dependencies (npm ci)"
@@ -44,4 +53,4 @@ fi
 echo "provision: livekit-server $LIVEKIT_VERSION at $lk"
 echo "provision: mosquitto at $(command -v mosquitto || echo /usr/sbin/mosquitto)"
 echo "provision: ffmpeg at $(command -v ffmpeg)"
-if $tests; then echo "provision: chromium at ${CHROMIUM_PATH:-/usr/bin/chromium}"; echo "provision: redis-server at $(command -v redis-server || echo /usr/bin/redis-server)"; fi
+if $tests; then echo "provision: chromium at ${CHROMIUM_PATH:-/usr/bin/chromium}"; echo "provision: redis-server at $(command -v redis-server || echo /usr/bin/redis-server)"; echo "provision: Home Assistant at $ha_python"; fi

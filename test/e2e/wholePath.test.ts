@@ -368,6 +368,9 @@ describe('the roomcast CLI', () => {
   });
 });
 
+/** Python with Home Assistant installed (scripts/provision.sh --tests makes it). */
+const HA_PYTHON = process.env.HA_PYTHON ?? '.roomcast/havenv/bin/python';
+
 describe('Home Assistant', () => {
   it('finds each room of HA_DISCOVERY_ROOMS as a device, and plays it the way Home Assistant sends commands', async () => {
     // Home Assistant's MQTT client: it subscribes to the discovery prefix and renders the entities' templates (Jinja).
@@ -390,6 +393,14 @@ describe('Home Assistant', () => {
       await ha.subscribeAsync(['homeassistant/#', 'roomcast/ha-kitchen/state'], { qos: 1 });
       await waitUntil(() => configs.size === 8, 10_000, 'the discovery of room ha-kitchen');
       expect(retained).toBe(8);
+      // Every message as Home Assistant's own discovery schemas take it (its PyPI package, test/harness/haDiscovery.py).
+      const checked = spawnSync(HA_PYTHON, ['test/harness/haDiscovery.py'], {
+        input: JSON.stringify([...configs].map(([topic, payload]) => ({ topic, payload: JSON.stringify(payload) }))),
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(checked.status, checked.stderr).toBe(0);
+      expect(JSON.parse(checked.stdout)).toMatchObject({ checked: 8, problems: [] });
       const config = (component: string, object: string) => configs.get(`homeassistant/${component}/roomcast_ha-kitchen/${object}/config`) as Record<string, string>;
       expect(config('select', 'genre').options).toEqual(expect.arrayContaining(['Any', 'pop']));
 
