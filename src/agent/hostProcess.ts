@@ -11,11 +11,10 @@ import { useFfmpegLauncher } from '../playout/ffmpegRunner.js';
 import { EventLoopWatch } from './eventLoop.js';
 import { startupStep } from '../startup.js';
 import { resolveFfmpeg } from '../ffmpeg.js';
-import { MetricsReporter } from './metrics.js';
+import { MetricsReporter, RECYCLE_EXIT_CODE } from './metrics.js';
 import { RoomHost, roomOfError } from './roomHost.js';
 import { WorkerLink } from './workerLink.js';
 import { ReportLink } from './reportLink.js';
-import { RECYCLE_EXIT_CODE } from './metrics.js';
 
 const config = await startupStep(() => loadAgentConfig());
 const log = createLogger('agent', config.log).child({ host: Number(process.env.ROOMCAST_HOST_INDEX ?? 0) });

@@ -131,7 +131,7 @@ export class RoomSession {
   };
 
   /** A participant whose audio ducking listens to: not a music agent, not a voice agent (its state says when it talks). */
-  private isPerson(p: RemoteParticipant): boolean {
+  private isPerson(p: Participant): boolean {
     return !this.isMusicAgent(p) && p.attributes[AGENT_STATE_ATTRIBUTE] === undefined;
   }
 
@@ -151,7 +151,8 @@ export class RoomSession {
    * the speech end); lets them go HEARING_LINGER_MS after that stops being so.
    */
   private updateHearing(): void {
-    const wanted = this.ducking.status().enabled && (this.playing || this.ducking.status().active);
+    const { enabled, active } = this.ducking.status();
+    const wanted = enabled && (this.playing || active);
     if (wanted) {
       clearTimeout(this.stopHearingTimer);
       this.stopHearingTimer = undefined;
@@ -199,7 +200,7 @@ export class RoomSession {
   private onSpeakers = (speakers: Participant[]): void => {
     this.deps.log.debug({ speakers: speakers.map((p) => p.identity) }, 'active speakers');
     // A voice agent's own state says when it talks, sooner and without the speaker list's lag.
-    this.ducking.speakers(speakers.filter((p) => !this.isMusicAgent(p) && p.attributes[AGENT_STATE_ATTRIBUTE] === undefined && !this.voiceMeters.has(p.identity)).map((p) => p.identity));
+    this.ducking.speakers(speakers.filter((p) => this.isPerson(p) && !this.voiceMeters.has(p.identity)).map((p) => p.identity));
   };
 
   /** `leave` runs once the room has had nobody but agents in it for `emptyRoomMs`. */

@@ -193,7 +193,8 @@ export class Bridge {
     const worker = this.topics.workerOf(topic);
     if (worker !== undefined) return this.onWorkerPresence(worker, payload);
     if (this.presence?.handle(topic, payload)) return;
-    if (this.homeAssistant?.handle(topic, payload)) return this.log.info('Home Assistant is online: discovery published again');
+    const homeAssistantOnline = this.homeAssistant?.cameOnline(topic, payload);
+    if (homeAssistantOnline !== undefined) return homeAssistantOnline ? this.announceToHomeAssistant() : undefined;
     const session = this.topics.sessionOf(topic);
     if (session === undefined) return;
     if (!this.config.mqtt.shareGroup && !this.owns(session)) return this.takeover.keep(session, { payload, packet });

@@ -130,10 +130,11 @@ export class HomeAssistantDiscovery {
     return messages.length;
   }
 
-  /** True when the message was Home Assistant's status; `online` publishes discovery again. */
-  handle(topic: string, payload: Buffer): boolean {
-    if (topic !== this.statusTopic) return false;
-    if (payload.toString().trim() === 'online') void this.announce();
-    return true;
+  /**
+   * Home Assistant's status message: whether it says Home Assistant came online (then discovery is
+   * to be published again); undefined for any other topic.
+   */
+  cameOnline(topic: string, payload: Buffer): boolean | undefined {
+    return topic === this.statusTopic ? payload.toString().trim() === 'online' : undefined;
   }
 }

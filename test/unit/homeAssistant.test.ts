@@ -92,11 +92,12 @@ describe('Home Assistant discovery', () => {
   it('publishes again when Home Assistant says it is online, and only then', async () => {
     const published: string[] = [];
     const discovery = new HomeAssistantDiscovery(topics, { ...options, rooms: ['kitchen'] }, async (m) => published.push(m.topic));
-    expect(discovery.handle('homeassistant/status', Buffer.from('offline'))).toBe(true);
-    expect(discovery.handle('roomcast/kitchen/state', Buffer.from('online'))).toBe(false);
+    // Its status topic is recognised either way; only `online` asks for discovery again.
+    expect(discovery.cameOnline('homeassistant/status', Buffer.from('offline'))).toBe(false);
+    expect(discovery.cameOnline('roomcast/kitchen/state', Buffer.from('online'))).toBeUndefined();
     expect(published).toEqual([]);
-    discovery.handle('homeassistant/status', Buffer.from('online'));
-    await new Promise((r) => setImmediate(r));
+    expect(discovery.cameOnline('homeassistant/status', Buffer.from('online'))).toBe(true);
+    expect(await discovery.announce()).toBe(8);
     expect(published).toHaveLength(8);
   });
 });
