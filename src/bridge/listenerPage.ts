@@ -1,8 +1,9 @@
 /**
- * The listener page, served by the bridge when LISTENER_PAGE is on: a browser joins a room with
+ * The player page, served by the bridge when LISTENER_PAGE is on: a browser joins a room with
  * livekit-client, hears the music, sees what plays and sends commands through the bridge.
  *   GET  /listen                  the page (web/listen.html, web/listen.js)
  *   GET  /listen/livekit-client.js the livekit-client browser build
+ *   GET  /api/catalog             the catalog's genres and languages, for the page's pickers
  *   GET  /api/join?room=R         a subscribe-only listener token for room R and the URL to use it on
  *   POST /api/command?room=R      a command (JSON body, as on MQTT); answers with its final reply
  */
@@ -22,6 +23,8 @@ export interface ListenerPageOptions {
   livekit: LiveKitConfig;
   /** The LiveKit URL as browsers reach it. */
   publicUrl: string;
+  /** What the page offers to start with (MUSIC_CATALOG's genres and languages; empty without it). */
+  choices: { genres: string[]; languages: string[] };
   submit(room: string, payload: Buffer): Promise<Reply>;
   log: Logger;
 }
@@ -37,6 +40,10 @@ export function listenerPageRoutes(options: ListenerPageOptions): (req: Incoming
     const file = req.method === 'GET' ? files[url.pathname] : undefined;
     if (file) {
       res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' }).end(file.body());
+      return true;
+    }
+    if (url.pathname === '/api/catalog' && req.method === 'GET') {
+      sendJson(res, 200, options.choices);
       return true;
     }
     if (url.pathname !== '/api/join' && url.pathname !== '/api/command') return false;

@@ -13,21 +13,26 @@ import { roomcastVersion } from '../version.js';
 const config = await startupStep(() => loadBridgeConfig());
 const log = createLogger('bridge', config.log);
 const metrics = createBridgeMetrics();
-/** The catalog's genres, for Home Assistant's Genre select (none without MUSIC_CATALOG, or if it cannot be read). */
-async function catalogGenres(): Promise<string[]> {
-  if (!config.catalog) return [];
+/**
+ * The catalog's genres and languages, for Home Assistant's Genre select and the player page's
+ * pickers (none without MUSIC_CATALOG, or if it cannot be read: the agent plays from its own copy).
+ */
+async function catalogChoices(): Promise<{ genres: string[]; languages: string[] }> {
+  if (!config.catalog) return { genres: [], languages: [] };
   try {
-    return (await Catalog.load(config.catalog)).genres;
+    const catalog = await Catalog.load(config.catalog);
+    return { genres: catalog.genres, languages: catalog.languages };
   } catch (err) {
-    log.warn({ catalog: config.catalog, err: (err as Error).message }, 'could not read the catalog: Home Assistant gets no Genre select');
-    return [];
+    log.warn({ catalog: config.catalog, err: (err as Error).message }, 'could not read the catalog: no genre or language choices for Home Assistant and the player page');
+    return { genres: [], languages: [] };
   }
 }
-const homeAssistant = config.homeAssistant ? { ...config.homeAssistant, genres: await catalogGenres(), version: roomcastVersion() } : undefined;
+const choices = await catalogChoices();
+const homeAssistant = config.homeAssistant ? { ...config.homeAssistant, genres: choices.genres, version: roomcastVersion() } : undefined;
 const bridge = new Bridge(config, new RoomAgents(config.livekit, log, (method) => metrics.livekitRequests.inc({ method })), log, metrics, homeAssistant);
 await startupStep(() => bridge.start());
 const page = config.listenerPage;
-const routes = page ? listenerPageRoutes({ livekit: config.livekit, publicUrl: page.livekitUrl, submit: (room, payload) => bridge.submit(room, payload), log }) : undefined;
+const routes = page ? listenerPageRoutes({ livekit: config.livekit, publicUrl: page.livekitUrl, choices, submit: (room, payload) => bridge.submit(room, payload), log }) : undefined;
 await startupStep(() => startOpsServer({ ...config.http, registry: metrics.registry, unhealthy: () => bridge.unhealthy(), routes }));
 log.info({ port: config.http.port, listenerPage: page ? '/listen' : 'off' }, 'serving /metrics and /healthz');
 

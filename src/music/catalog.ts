@@ -27,9 +27,12 @@ export class Catalog {
 
   /** The genres its songs have, each once, as first written, in catalog order. */
   get genres(): string[] {
-    const seen = new Map<string, string>();
-    for (const song of this.current) if (song.genre && !seen.has(song.genre.toLowerCase())) seen.set(song.genre.toLowerCase(), song.genre);
-    return [...seen.values()];
+    return distinct(this.current.map((s) => s.genre));
+  }
+
+  /** The languages its songs have, likewise. */
+  get languages(): string[] {
+    return distinct(this.current.map((s) => s.language));
   }
 
   get songs(): readonly Song[] {
@@ -129,4 +132,11 @@ function checkIds(songs: readonly Song[], location: string): readonly Song[] {
     ids.add(song.id);
   }
   return songs;
+}
+
+/** Each value once (case-insensitively), as first written. */
+function distinct(values: Array<string | undefined>): string[] {
+  const seen = new Map<string, string>();
+  for (const v of values) if (v && !seen.has(v.toLowerCase())) seen.set(v.toLowerCase(), v);
+  return [...seen.values()];
 }

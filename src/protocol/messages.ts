@@ -69,6 +69,8 @@ export interface TrackInfo {
   id: string;
   title: string;
   artist?: string;
+  /** The song's length, when the catalog (or the file) tells it. */
+  duration_ms?: number;
 }
 
 /**

@@ -21,6 +21,10 @@ export interface PlaylistStatus extends SourceStatus {
   filter: SongFilter;
   /** Songs asked for explicitly that play before the shuffle resumes. */
   queue: TrackInfo[];
+  /** What plays after the current song: the queue's first, else the song opened ahead. */
+  next?: TrackInfo;
+  /** How far into the current song the room is (ms), as of this status. */
+  position_ms?: number;
 }
 
 const HISTORY_KEPT = 50;
@@ -34,6 +38,8 @@ interface OpenedTrack {
   frames: AsyncGenerator<AudioFrame>;
   first: Promise<IteratorResult<AudioFrame>>;
   endReason?: TrackEndReason;
+  /** Frames handed to the sink so far: the song's position. */
+  played: number;
 }
 
 interface Run {
@@ -70,7 +76,7 @@ export interface PlayerOptions {
 }
 
 export function trackInfo(song: Song): TrackInfo {
-  return { id: song.id, title: song.title, ...(song.artist ? { artist: song.artist } : {}) };
+  return { id: song.id, title: song.title, ...(song.artist ? { artist: song.artist } : {}), ...(song.duration ? { duration_ms: Math.round(song.duration * 1000) } : {}) };
 }
 
 export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicSource {
@@ -96,7 +102,9 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
   status(): PlaylistStatus {
     const base = { source: this.kind, filter: this.run?.filter ?? {}, queue: this.queued.map(trackInfo) };
     if (!this.run) return { ...base, state: 'stopped', ...(this.lastError ? { error: this.lastError } : {}) };
-    return { ...base, state: this.paused ? 'paused' : 'playing', ...(this.current ? { track: this.current.info } : {}) };
+    const next = this.queued[0] ? trackInfo(this.queued[0]) : this.run.upcoming?.info;
+    const current = this.current ? { track: this.current.info, position_ms: this.current.played * FRAME_MS } : {};
+    return { ...base, state: this.paused ? 'paused' : 'playing', ...current, ...(next ? { next } : {}) };
   }
 
   /** Starts (or restarts with a new filter) and resolves with the first track once it is playing. */
@@ -331,7 +339,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     })();
     const first = frames.next();
     first.catch(() => undefined); // reported when the track is played
-    return { song, queued, info: trackInfo(song), abort, frames, first };
+    return { song, queued, info: trackInfo(song), abort, frames, first, played: 0 };
   }
 
   /**
@@ -365,13 +373,15 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
       frames++;
       if (held.length <= holdBack) continue;
       await this.sink.captureFrame(held.shift() as AudioFrame);
+      track.played++;
       if (!started) {
         started = true;
         this.history.push(track.song);
         if (this.history.length > HISTORY_KEPT) this.history.shift();
+        // Opened ahead first, so that the state says what plays next.
+        onStarted();
         this.emit('track', { type: 'track_started', track: track.info });
         this.emit('state', this.status());
-        onStarted();
       }
     }
     if (signal.aborted) return [];

@@ -65,6 +65,22 @@ describe('PlaylistSource', () => {
     expect(player.status()).toMatchObject({ state: 'playing', filter: { genre: 'a' } });
   });
 
+  it('says where the song is, how long it is, and what plays next', async () => {
+    const { player, sink } = await makePlayer();
+    const first = await player.start({ genre: 'a' });
+    expect(first.duration_ms).toBe(1000);
+    const status = player.status();
+    expect(status.next?.id).toBe(first.id === 't1' ? 't2' : 't1');
+    expect(status.position_ms).toBe(20);
+    // The sink takes a frame a millisecond: the song (50 frames) is still on.
+    await new Promise((r) => setTimeout(r, 15));
+    const later = player.status();
+    expect(later.track?.id).toBe(first.id);
+    // Every frame the sink has taken, but the one it is taking now.
+    expect(later.position_ms).toBeGreaterThanOrEqual((sink.frames - 1) * 20);
+    expect(later.position_ms).toBeGreaterThan(20);
+  });
+
   it('skip fades the song out and reports the next one', async () => {
     const { player, sink, events } = await makePlayer();
     const first = await player.start({});
