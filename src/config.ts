@@ -107,6 +107,7 @@ const agentSchema = commonSchema.extend(livekitSchema.shape).extend({
     .min(1)
     .default(join(homedir(), '.cache', 'roomcast', 'loudness.json')),
   SONG_STALL_TIMEOUT_MS: positiveMs.default(2_000),
+  STATION_GIVE_UP_MS: positiveMs.default(15_000),
   CROSSFADE_SECONDS: z.coerce.number().min(0).max(12).default(0),
   GOOGLE_API_KEY: z.string().min(1).optional(),
   GEMINI_API_KEY: z.string().min(1).optional(),
@@ -203,7 +204,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env) {
     emptyRoomMs: e.AGENT_EMPTY_ROOM_MS,
     audio: { bitrate: e.AUDIO_BITRATE, queueMs: e.AUDIO_QUEUE_MS, idleMs: e.AGENT_IDLE_TRACK_MS },
     ffmpegPath: e.FFMPEG_PATH,
-    songTimeouts: { startTimeoutMs: e.SONG_START_TIMEOUT_MS, stallTimeoutMs: e.SONG_STALL_TIMEOUT_MS },
+    songTimeouts: { startTimeoutMs: e.SONG_START_TIMEOUT_MS, stallTimeoutMs: e.SONG_STALL_TIMEOUT_MS, stationGiveUpMs: e.STATION_GIVE_UP_MS },
     crossfadeMs: Math.round(e.CROSSFADE_SECONDS * 1000),
     ducking: { enabled: e.DUCKING, mode: e.DUCKING_MODE, depthDb: e.DUCKING_DEPTH_DB, attackMs: e.DUCKING_ATTACK_MS, holdMs: e.DUCKING_HOLD_MS, releaseMs: e.DUCKING_RELEASE_MS },
     loudness: e.LOUDNESS_NORMALIZATION ? { targetLufs: e.LOUDNESS_TARGET_LUFS, cacheFile: e.LOUDNESS_CACHE } : undefined,

@@ -90,7 +90,7 @@ function roomEntities(topics: Topics, options: HomeAssistantOptions, room: strin
       icon: 'mdi:music-note',
       state_topic: stateTopic,
       value_template:
-        "{% set t = value_json.track if value_json.track is defined and value_json.track else none %}{{ (t.title ~ (' – ' ~ t.artist if t.artist is defined and t.artist else '')) if t and value_json.state in ['playing', 'paused'] else 'Nothing' }}",
+        "{% set t = value_json.track if value_json.track is defined and value_json.track else none %}{{ (t.title ~ (' – ' ~ t.stream_title if t.stream_title is defined and t.stream_title else (' – ' ~ t.artist if t.artist is defined and t.artist else ''))) if t and value_json.state in ['playing', 'paused'] else 'Nothing' }}",
     }),
   ];
   if (options.genres.length > 0) {

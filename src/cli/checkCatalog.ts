@@ -2,17 +2,27 @@
 import { Catalog } from '../music/catalog.js';
 import type { Song } from '../music/song.js';
 import { decodePcm } from '../playout/decoder.js';
+import { openStation } from '../sources/station.js';
+import { createLogger } from '../log.js';
 
 const PROBE_BYTES = 48_000 * 2 * 2; // one second of audio
 const PROBE_TIMEOUT_MS = 20_000;
 
-/** Decodes the first second of a song; resolves undefined when it plays, else the reason. */
+/** One second of a song's PCM, or of a station's as the agent reads it (its ICY title aside). */
+async function* firstSecond(song: Song, signal: AbortSignal, ffmpegPath: string | undefined): AsyncGenerator<Uint8Array> {
+  if (!song.live) return yield* decodePcm(song.url, { signal, ffmpegPath });
+  const log = createLogger('check-catalog', { level: 'silent', pretty: false });
+  const station = openStation(song, { signal, ffmpegPath, log, startTimeoutMs: PROBE_TIMEOUT_MS, stallTimeoutMs: PROBE_TIMEOUT_MS, giveUpMs: PROBE_TIMEOUT_MS, onTitle: () => undefined });
+  for await (const frame of station.frames) yield new Uint8Array(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
+}
+
+/** Decodes the first second of a song or station; resolves undefined when it plays, else the reason. */
 async function probe(song: Song, ffmpegPath: string | undefined): Promise<string | undefined> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), PROBE_TIMEOUT_MS);
   let bytes = 0;
   try {
-    for await (const chunk of decodePcm(song.url, { signal: abort.signal, ffmpegPath })) {
+    for await (const chunk of firstSecond(song, abort.signal, ffmpegPath)) {
       bytes += chunk.length;
       if (bytes >= PROBE_BYTES) break;
     }
@@ -45,6 +55,7 @@ export async function checkCatalog(location: string | undefined, ffmpegPath: str
   }
   if (tty) process.stderr.write('\n');
   for (const [song, problem] of failures) console.log(`FAIL ${song.id} (${song.url}): ${problem}`);
-  console.log(`${catalog.songs.length - failures.length} of ${catalog.songs.length} songs play`);
+  const stations = catalog.songs.filter((s) => s.live).length;
+  console.log(`${catalog.songs.length - failures.length} of ${catalog.songs.length} entries play${stations ? ` (${stations} of them stations)` : ''}`);
   return failures.length ? 1 : 0;
 }

@@ -20,7 +20,8 @@ export function formatOf(location: string, isDirectory: boolean): CatalogFormat 
 /**
  * Extended M3U: `#EXTINF:<seconds> [key="value" ...],<Artist> - <Title>` before each entry, where
  * the keys `genre`, `language` and `id` (IPTV-style attributes) fill the song's fields. An entry
- * without #EXTINF is titled after its file name.
+ * without #EXTINF is titled after its file name. A length of -1 on an http(s) entry marks a live
+ * station (the convention of radio and IPTV playlists).
  */
 export function parseM3u(text: string, location: string): Song[] {
   const songs: Song[] = [];
@@ -33,7 +34,8 @@ export function parseM3u(text: string, location: string): Song[] {
     }
     if (!line || line.startsWith('#')) continue;
     const url = resolveSongUrl(line, location);
-    songs.push({ title: titleFromPath(line), ...info, id: info.id ?? line, url });
+    const { live, ...known } = info;
+    songs.push({ title: titleFromPath(line), ...known, id: info.id ?? line, url, ...(live && isUrl(url) ? { live: true } : {}) });
     info = {};
   }
   if (songs.length === 0) throw new Error(`playlist ${location} lists no songs`);
@@ -48,6 +50,7 @@ function parseExtinf(rest: string): Partial<Song> {
   const info: Partial<Song> = {};
   const seconds = Number.parseFloat(head);
   if (seconds > 0) info.duration = seconds;
+  if (seconds === -1) info.live = true;
   for (const [, key, value] of head.matchAll(/([\w-]+)="([^"]*)"/g)) {
     if (key === 'genre' || key === 'language' || key === 'id') info[key] = value;
   }

@@ -6,21 +6,27 @@
  * machine: 28–35 ms per spawn at 300 MiB, against 20–40 ms of audio queued natively per room),
  * so every song change in one room would be a dropout in all of them. The launcher is small, so
  * its fork is cheap, and it blocks nobody. ffmpeg then writes its output to a Unix socket that
- * this process listens on, with the same backpressure as a pipe.
+ * this process listens on, with the same backpressure as a pipe; input that this process feeds
+ * (a live station's stream) goes to ffmpeg through a second one.
  */
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
 
 /** In ffmpeg's arguments, where the output goes: replaced by the runner. */
 export const FFMPEG_OUTPUT = 'pipe:1';
+/** In ffmpeg's arguments, the input this process feeds: replaced by the runner. */
+export const FFMPEG_INPUT = 'pipe:0';
 
 export interface FfmpegRun {
   /** ffmpeg's output (when its arguments name FFMPEG_OUTPUT). */
   output: AsyncIterable<Buffer>;
+  /** Where to write ffmpeg's input (when its arguments name FFMPEG_INPUT; undefined if ffmpeg never took it). */
+  input: Promise<Writable | undefined>;
   /** Resolves when ffmpeg exited: its code (null when killed) and the end of its stderr. */
   exited: Promise<{ code: number | null; stderr: string }>;
   /** Resolves with ffmpeg's pid once it runs. */
@@ -37,7 +43,8 @@ const STDERR_KEPT = 4_000;
 /** ffmpeg as a child of this process. */
 export const directRunner: FfmpegRunner = {
   run(path, args) {
-    const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    if (!args.includes(FFMPEG_INPUT)) child.stdin.end();
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-STDERR_KEPT);
@@ -48,6 +55,7 @@ export const directRunner: FfmpegRunner = {
     });
     return {
       output: child.stdout as AsyncIterable<Buffer>,
+      input: Promise.resolve(args.includes(FFMPEG_INPUT) ? child.stdin : undefined),
       exited,
       pid: Promise.resolve(child.pid),
       kill: () => {
@@ -110,29 +118,37 @@ export function useFfmpegLauncher(onProblem: (message: string) => void = () => u
     run(path, args) {
       const id = nextId++;
       const socketPath = join(sockets, `${id}.sock`);
-      const uses = args.includes(FFMPEG_OUTPUT);
+      const inputPath = join(sockets, `${id}.in.sock`);
       let spawned!: (pid: number | undefined) => void;
       const pid = new Promise<number | undefined>((resolve) => (spawned = resolve));
       let exit!: (result: { code: number | null; stderr: string }) => void;
       const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => (exit = resolve));
       pending.set(id, { spawned, exit });
-      // The output socket listens before ffmpeg starts; ffmpeg connects to it as a client.
-      const server = uses ? createServer() : undefined;
-      const connected = new Promise<Socket | undefined>((resolve) => {
-        if (!server) return resolve(undefined);
-        server.once('connection', (socket) => {
-          server.close();
-          resolve(socket);
+      // The sockets listen before ffmpeg starts; ffmpeg connects to them as a client.
+      const accept = (uses: boolean): { server: Server | undefined; socket: Promise<Socket | undefined> } => {
+        const server = uses ? createServer() : undefined;
+        const socket = new Promise<Socket | undefined>((resolve) => {
+          if (!server) return resolve(undefined);
+          server.once('connection', (socket) => {
+            server.close();
+            resolve(socket);
+          });
+          server.once('error', () => resolve(undefined));
+          void exited.then(() => setTimeout(() => resolve(undefined), 50));
         });
-        server.once('error', () => resolve(undefined));
-        void exited.then(() => setTimeout(() => resolve(undefined), 50));
-      });
-      const launch = () => send({ op: 'run', id, path, args: args.map((a) => (a === FFMPEG_OUTPUT ? `unix://${socketPath}` : a)) });
-      if (server) server.listen(socketPath, launch);
-      else launch();
+        return { server, socket };
+      };
+      const out = accept(args.includes(FFMPEG_OUTPUT));
+      const into = accept(args.includes(FFMPEG_INPUT));
+      const connected = out.socket;
+      const launch = () => send({ op: 'run', id, path, args: args.map((a) => (a === FFMPEG_OUTPUT ? `unix://${socketPath}` : a === FFMPEG_INPUT ? `unix://${inputPath}` : a)) });
+      const listening = [out.server && new Promise<void>((r) => out.server?.listen(socketPath, r)), into.server && new Promise<void>((r) => into.server?.listen(inputPath, r))];
+      void Promise.all(listening).then(launch);
       void exited.then(() => {
-        server?.close();
+        out.server?.close();
+        into.server?.close();
         rmSync(socketPath, { force: true });
+        rmSync(inputPath, { force: true });
       });
       async function* output(): AsyncGenerator<Buffer> {
         const socket = await connected;
@@ -145,6 +161,7 @@ export function useFfmpegLauncher(onProblem: (message: string) => void = () => u
       }
       return {
         output: output(),
+        input: into.socket,
         exited,
         pid,
         kill: () => {

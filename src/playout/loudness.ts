@@ -29,6 +29,11 @@ export class Loudness {
 
   constructor(private readonly options: LoudnessOptions) {}
 
+  /** The loudness songs are brought to; stations are brought towards it on the fly (decoder.ts). */
+  get targetLufs(): number {
+    return this.options.targetLufs;
+  }
+
   /**
    * The gain (dB) for a song, or undefined when its loudness is not known. A local file is
    * measured now if need be; a remote one is not downloaded twice before it plays: it is measured

@@ -69,8 +69,12 @@ export interface TrackInfo {
   id: string;
   title: string;
   artist?: string;
-  /** The song's length, when the catalog (or the file) tells it. */
+  /** The song's length, when the catalog tells it. */
   duration_ms?: number;
+  /** A live station: it plays until skipped. */
+  live?: true;
+  /** A station's current title, from its stream (ICY StreamTitle, Ogg comments). */
+  stream_title?: string;
 }
 
 /**
@@ -140,7 +144,12 @@ export type SourceNotice = { type: 'prompt_filtered'; text: string; reason: stri
 
 export type TrackEndReason = 'finished' | 'skipped' | 'stopped' | 'failed';
 
-export type TrackEvent = { type: 'track_started'; track: TrackInfo } | { type: 'track_ended'; track: TrackInfo; reason: TrackEndReason } | { type: 'track_failed'; track: TrackInfo; error: string };
+export type TrackEvent =
+  | { type: 'track_started'; track: TrackInfo }
+  | { type: 'track_ended'; track: TrackInfo; reason: TrackEndReason }
+  | { type: 'track_failed'; track: TrackInfo; error: string }
+  /** A station's title changed (track.stream_title). */
+  | { type: 'track_metadata'; track: TrackInfo };
 
 export function encodeJson(message: object): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(message));

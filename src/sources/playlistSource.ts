@@ -16,6 +16,7 @@ import { toFrames } from '../playout/framer.js';
 import { FRAME_MS, type FrameSink } from '../playout/audioFormat.js';
 import { crossfadeFrame } from '../playout/crossfade.js';
 import { gate, SourceError, type MusicSource, type SourceEvents, type SourceStatus } from './source.js';
+import { openStation, type Station } from './station.js';
 
 export interface PlaylistStatus extends SourceStatus {
   filter: SongFilter;
@@ -36,7 +37,10 @@ interface OpenedTrack {
   info: TrackInfo;
   abort: AbortController;
   frames: AsyncGenerator<AudioFrame>;
-  first: Promise<IteratorResult<AudioFrame>>;
+  /** The first frame, decoded ahead (songs; a station connects only when it plays). */
+  first?: Promise<IteratorResult<AudioFrame>>;
+  /** A live station's connection, made again to play live after a pause. */
+  station?: Station;
   endReason?: TrackEndReason;
   /** Frames handed to the sink so far: the song's position. */
   played: number;
@@ -67,8 +71,10 @@ export interface PlayerOptions {
   log: Logger;
   /** A song whose first audio takes longer than this fails (slow or dead server). */
   startTimeoutMs?: number;
-  /** A song that stops delivering audio for this long while playing fails (stalled stream). */
+  /** A song that stops delivering audio for this long while playing fails (stalled stream); a station's connection is made again. */
   stallTimeoutMs?: number;
+  /** A station without audio for this long fails (station.ts). */
+  stationGiveUpMs?: number;
   /** Loudness normalisation; off when absent. */
   loudness?: Loudness | undefined;
   /** Overlap of consecutive songs (ms); 0 plays them back to back. */
@@ -76,7 +82,8 @@ export interface PlayerOptions {
 }
 
 export function trackInfo(song: Song): TrackInfo {
-  return { id: song.id, title: song.title, ...(song.artist ? { artist: song.artist } : {}), ...(song.duration ? { duration_ms: Math.round(song.duration * 1000) } : {}) };
+  const length = song.live ? { live: true as const } : song.duration ? { duration_ms: Math.round(song.duration * 1000) } : {};
+  return { id: song.id, title: song.title, ...(song.artist ? { artist: song.artist } : {}), ...length };
 }
 
 export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicSource {
@@ -205,11 +212,15 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     if (this.paused) return;
     this.paused = gate();
     await this.sink.fadeOut({ resumes: true });
+    // A station lets its connection go while paused.
+    this.current?.station?.reconnect();
     this.emit('state', this.status());
   }
 
+  /** Resumes where the song was; a station resumes live, not where it paused. */
   async resume(): Promise<void> {
     if (!this.run) throw new SourceError(NO_MUSIC.notPlaying);
+    if (this.paused) this.current?.station?.reconnect();
     this.openGate();
   }
 
@@ -321,15 +332,21 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     this.emit('state', this.status());
   }
 
-  /** The shuffle's next song that has not failed in this run (any, if all have). */
+  /**
+   * The shuffle's next song that has not failed in this run (any, if all have), and is not the one
+   * playing now (a song asked for by name is one the shuffle does not know it just played).
+   */
   private nextUnfailed(run: Run): Song {
+    const playing = this.current?.song.id;
+    const unwanted = (song: Song) => run.failed.has(song.id) || song.id === playing;
     let song = run.playlist.next();
-    for (let tries = 1; run.failed.has(song.id) && tries < run.playlist.size; tries++) song = run.playlist.next();
+    for (let tries = 1; unwanted(song) && tries < run.playlist.size; tries++) song = run.playlist.next();
     return song;
   }
 
   /** Starts decoding a song; its first frame is decoded ahead and waits in `first`. */
   private open(song: Song, queued: boolean): OpenedTrack {
+    if (song.live) return this.openStation(song, queued);
     const abort = new AbortController();
     const { ffmpegPath, loudness, log } = this.options;
     const onSpawn = (pid: number | undefined) => log.debug({ decoderPid: pid, track: song.id }, 'decoder started');
@@ -340,6 +357,32 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     const first = frames.next();
     first.catch(() => undefined); // reported when the track is played
     return { song, queued, info: trackInfo(song), abort, frames, first, played: 0 };
+  }
+
+  /** A live station: nothing is fetched until it plays (opened ahead, it would fall behind live). */
+  private openStation(song: Song, queued: boolean): OpenedTrack {
+    const abort = new AbortController();
+    const { ffmpegPath, loudness, log, startTimeoutMs = 5_000, stallTimeoutMs = 2_000, stationGiveUpMs = 15_000 } = this.options;
+    const station = openStation(song, {
+      signal: abort.signal,
+      ffmpegPath,
+      log,
+      startTimeoutMs,
+      stallTimeoutMs,
+      giveUpMs: stationGiveUpMs,
+      targetLufs: loudness?.targetLufs,
+      onTitle: (title) => this.retitle(track, title),
+    });
+    const track: OpenedTrack = { song, queued, info: trackInfo(song), abort, frames: station.frames, station, played: 0 };
+    return track;
+  }
+
+  /** A station's new title: in its track info, and told to the room once it plays. */
+  private retitle(track: OpenedTrack, title: string): void {
+    track.info = { ...track.info, stream_title: title };
+    if (this.current !== track || track.played === 0) return;
+    this.emit('track', { type: 'track_metadata', track: track.info });
+    this.emit('state', this.status());
   }
 
   /**
@@ -365,8 +408,14 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
         }, ms);
         pending.then(resolve, reject).finally(() => clearTimeout(timer));
       });
+    // A station keeps its own time (station.ts): it reconnects, and fails only when it stays down.
+    const limit = (ms: number) => (track.song.live ? 2 ** 31 - 1 : ms);
     let frames = 0;
-    for (let next = await nextFrame(track.first, startTimeoutMs, 'did not start'); !next.done; next = await nextFrame(track.frames.next(), stallTimeoutMs, 'stalled')) {
+    for (
+      let next = await nextFrame(track.first ?? track.frames.next(), limit(startTimeoutMs), 'did not start');
+      !next.done;
+      next = await nextFrame(track.frames.next(), limit(stallTimeoutMs), 'stalled')
+    ) {
       if (this.paused) await this.paused.promise;
       if (signal.aborted) return [];
       held.push(incoming.length > 0 ? mix(next.value) : next.value);

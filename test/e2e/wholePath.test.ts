@@ -357,14 +357,14 @@ describe('the roomcast CLI', () => {
   it('check-catalog decodes every song and names the ones that fail', () => {
     const ok = cli(['check-catalog', rc.env.catalog]);
     expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/4 of 4 songs play/);
+    expect(ok.stdout).toMatch(/4 of 4 entries play/);
     const dir = mkdtempSync(join(tmpdir(), 'roomcast-bad-catalog-'));
     const bad = join(dir, 'catalog.json');
     writeFileSync(bad, JSON.stringify([{ id: 'gone', title: 'Gone', url: 'missing.mp3' }, ...rc.songs.slice(0, 1)]));
     const run = cli(['check-catalog', bad]);
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/FAIL gone .*missing\.mp3/);
-    expect(run.stdout).toMatch(/1 of 2 songs play/);
+    expect(run.stdout).toMatch(/1 of 2 entries play/);
   });
 });
 

@@ -38,6 +38,7 @@ describe('Catalog', () => {
     await expect(Catalog.load(write('bad.json', '{oops'))).rejects.toThrow(/not valid JSON/);
     await expect(Catalog.load(write('bad.json', { songs: [{ id: '1', url: 'x' }] }))).rejects.toThrow(/invalid at songs.0.title: .*expected string/);
     await expect(Catalog.load(write('bad.json', [songs[0], songs[0]]))).rejects.toThrow(/id "1" twice/);
+    await expect(Catalog.load(write('bad.json', [{ id: 'r', title: 'Radio', url: '/music/radio.mp3', live: true }]))).rejects.toThrow(/songs.0.url: a station \("live": true\) needs an http\(s\) URL/);
     await expect(Catalog.load(join(dir, 'missing.json'))).rejects.toThrow(/ENOENT/);
   });
 

@@ -8,7 +8,7 @@ import { taggedTone } from '../harness/tones.js';
 const dir = mkdtempSync(join(tmpdir(), 'roomcast-formats-'));
 
 describe('catalog formats', () => {
-  it('reads an extended M3U: durations, "Artist - Title", genre/language/id attributes, relative paths', async () => {
+  it('reads an extended M3U: durations, "Artist - Title", genre/language/id attributes, relative paths, stations (-1 on a URL)', async () => {
     const path = join(dir, 'list.m3u8');
     writeFileSync(
       path,
@@ -17,8 +17,9 @@ describe('catalog formats', () => {
         '#EXTINF:215 genre="Pop" language="English" id="sunny",The Band - Sunny, Again',
         'music/sunny.mp3',
         '',
-        '#EXTINF:-1,Radio Jingle',
-        'https://cdn.example/jingle.ogg',
+        '#EXTINF:-1,Radio Example',
+        'https://radio.example/live.mp3',
+        '#EXTINF:-1,Unknown length',
         '/abs/bare%20name.flac',
       ].join('\r\n'),
     );
@@ -26,8 +27,8 @@ describe('catalog formats', () => {
     expect(catalog.format).toBe('m3u');
     expect(catalog.songs).toEqual([
       { id: 'sunny', title: 'Sunny, Again', artist: 'The Band', genre: 'Pop', language: 'English', duration: 215, url: join(dir, 'music/sunny.mp3') },
-      { id: 'https://cdn.example/jingle.ogg', title: 'Radio Jingle', url: 'https://cdn.example/jingle.ogg' },
-      { id: '/abs/bare%20name.flac', title: 'bare name', url: '/abs/bare%20name.flac' },
+      { id: 'https://radio.example/live.mp3', title: 'Radio Example', url: 'https://radio.example/live.mp3', live: true },
+      { id: '/abs/bare%20name.flac', title: 'Unknown length', url: '/abs/bare%20name.flac' },
     ]);
     expect(catalog.filter({ genre: 'pop' }).map((s) => s.id)).toEqual(['sunny']);
   });

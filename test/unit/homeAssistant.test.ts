@@ -75,7 +75,13 @@ describe('Home Assistant discovery', () => {
     const show = (object: string, state: object) => render(entity('kitchen', object).value_template as string, { value_json: state });
     expect([show('music', PLAYING), show('music', { ...PLAYING, state: 'paused' }), show('music', STOPPED)]).toEqual(['ON', 'ON', 'OFF']);
     expect([show('volume', PLAYING), show('volume', STOPPED), show('volume', { state: 'stopped' })]).toEqual(['80', '100', '100']);
-    expect([show('now_playing', PLAYING), show('now_playing', { ...PLAYING, track: { id: 'x', title: 'Solo' } }), show('now_playing', STOPPED)]).toEqual(['Morning – Band', 'Solo', 'Nothing']);
+    const station = { ...PLAYING, track: { id: 'r', title: 'Radio One', live: true, stream_title: 'Artist - Song' } };
+    expect([show('now_playing', PLAYING), show('now_playing', { ...PLAYING, track: { id: 'x', title: 'Solo' } }), show('now_playing', station), show('now_playing', STOPPED)]).toEqual([
+      'Morning – Band',
+      'Solo',
+      'Radio One – Artist - Song',
+      'Nothing',
+    ]);
     expect([show('genre', PLAYING), show('genre', { ...PLAYING, filter: {} }), show('genre', { ...PLAYING, filter: { genre: 'jazz' } }), show('genre', STOPPED)]).toEqual([
       'Pop',
       ANY_GENRE,

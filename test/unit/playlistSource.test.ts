@@ -11,6 +11,7 @@ import { PlaylistSource } from '../../src/sources/playlistSource.js';
 import type { FrameSink } from '../../src/playout/audioFormat.js';
 import { toneLevel } from '../harness/spectrum.js';
 import { makeToneCatalog } from '../harness/tones.js';
+import { IcyServer } from '../harness/radio.js';
 
 /** Accepts frames at 20x real time and remembers them. */
 class PacedSink implements FrameSink {
@@ -43,7 +44,7 @@ afterEach(async () => {
   await player?.stop();
 });
 
-async function makePlayer(extraSongs: Array<{ id: string; title: string; url: string; genre?: string }> = [], crossfadeMs = 0) {
+async function makePlayer(extraSongs: Array<{ id: string; title: string; url: string; genre?: string; live?: boolean }> = [], crossfadeMs = 0) {
   const base = await Catalog.load(tones.path);
   const catalog = new Catalog([...base.songs, ...extraSongs]);
   const sink = new PacedSink();
@@ -132,4 +133,48 @@ describe('PlaylistSource', () => {
     expect(loud(overlapStart + 10) / loud(5)).toBeGreaterThan(0.8);
     expect(loud(overlapStart + 10) / loud(5)).toBeLessThan(1.25);
   });
+
+  it('plays a station until skipped, tells its titles, and resumes it live after a pause', async () => {
+    const icy = await IcyServer.start({ frequency: 800, dir, titles: ['Morning - Show', 'Traffic - News'], titleEveryMs: 700 });
+    try {
+      const { player, events } = await makePlayer([{ id: 'radio', title: 'Test Radio', url: icy.url, live: true, genre: 'radio' }]);
+      const track = await player.start({ genre: 'radio' });
+      expect(track).toMatchObject({ id: 'radio', live: true });
+      // A song of the same length would have ended by now: a station plays on, and titles come.
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(player.status()).toMatchObject({ state: 'playing', track: { id: 'radio', live: true } });
+      expect(player.status().track?.stream_title).toBeTruthy();
+      const titles = events.filter((e) => e.type === 'track_metadata').map((e) => e.track.stream_title);
+      expect(titles.length).toBeGreaterThanOrEqual(2);
+      expect(events.filter((e) => e.type === 'track_ended')).toEqual([]);
+      const connections = icy.connections.length;
+      await player.pause();
+      await player.resume();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(icy.connections.length).toBe(connections + 1);
+    } finally {
+      await player?.stop();
+      await icy.close();
+    }
+  }, 15_000);
+
+  it('a shuffled round plays songs and stations; a skip leaves the station for the next entry', async () => {
+    const icy = await IcyServer.start({ frequency: 800, dir, titles: ['On air'] });
+    try {
+      const { player, events } = await makePlayer([{ id: 'radio', title: 'Test Radio', url: icy.url, live: true, genre: 'a' }]);
+      await player.start({ genre: 'a' });
+      const seen = new Set<string>();
+      for (let i = 0; i < 6 && seen.size < 3; i++) {
+        const id = player.status().track?.id;
+        if (id) seen.add(id);
+        if (id === 'radio') await player.skip();
+        else await new Promise<void>((resolve) => player.once('track', () => resolve()));
+      }
+      expect([...seen].sort()).toEqual(['radio', 't1', 't2']);
+      expect(events.some((e) => e.type === 'track_ended' && e.track.id === 'radio' && e.reason === 'skipped')).toBe(true);
+    } finally {
+      await player?.stop();
+      await icy.close();
+    }
+  }, 20_000);
 });
