@@ -35,13 +35,16 @@ if [ ! -x "$lk" ] || ! "$lk" --version 2>/dev/null | grep -q "version ${LIVEKIT_
   GOBIN="$(dirname "$lk")" go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION"
 fi
 
-# `--tests`: Home Assistant's own code (its MQTT discovery schemas, pinned: a release that runs on
-# Debian 12's Python 3.11), in a virtualenv, for test/harness/haDiscovery.py.
+# `--tests`: Home Assistant (pinned: a release that runs on Debian 12's Python 3.11), in a
+# virtualenv: its discovery schemas for test/harness/haDiscovery.py, and Home Assistant itself for
+# test/e2e/homeAssistant.test.ts, with the requirements of the integrations that test runs (mqtt
+# and what it needs: http, file_upload), so that it starts without reaching for PyPI.
 ha_python=".roomcast/havenv/bin/python"
-if $tests && ! "$ha_python" -c 'import homeassistant' >/dev/null 2>&1; then
-  echo "provision: installing Home Assistant 2024.1.6 into .roomcast/havenv (pip), for its discovery schemas"
-  python3 -m venv .roomcast/havenv >&2 || { echo "provision: python3 -m venv failed (Debian: apt install python3-venv)" >&2; exit 1; }
-  .roomcast/havenv/bin/pip install -q --disable-pip-version-check "homeassistant==2024.1.6" "paho-mqtt==1.6.1" >&2
+if $tests && ! "$ha_python" -c 'import homeassistant, paho.mqtt, janus, aiohttp_cors, aiohttp_fast_url_dispatcher, aiohttp_zlib_ng' >/dev/null 2>&1; then
+  echo "provision: installing Home Assistant 2024.1.6 into .roomcast/havenv (pip), for its discovery schemas and the e2e suite"
+  [ -x "$ha_python" ] || python3 -m venv .roomcast/havenv >&2 || { echo "provision: python3 -m venv failed (Debian: apt install python3-venv)" >&2; exit 1; }
+  .roomcast/havenv/bin/pip install -q --disable-pip-version-check "homeassistant==2024.1.6" "paho-mqtt==1.6.1" \
+    "janus==1.0.0" "aiohttp_cors==0.7.0" "aiohttp-fast-url-dispatcher==0.3.0" "aiohttp-zlib-ng==0.1.3" >&2
 fi
 
 # The npm dependencies, on a fresh clone (or when package-lock.json changed since they were installed).

@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 describe('npm start', () => {
-  it('prints the listener page, which plays the demo music in room "demo"', async () => {
+  it('prints the player page, which plays the demo music in room "demo"', async () => {
     const pageUrl = /(http:\/\/localhost:\d+\/listen\?room=demo)/.exec(stack.output())?.[1];
     expect(pageUrl).toBeDefined();
     browser = await launchChromium();
@@ -49,8 +49,8 @@ describe('npm start', () => {
     await page.goto(pageUrl as string);
     await page.click('#join');
     await page.waitForSelector('#status:has-text("In room demo")', { timeout: 15_000 });
-    await page.click('[data-command="start_continuous_music"]');
-    await page.waitForSelector('#now:has-text("Roomcast demo")', { timeout: 20_000 });
+    await page.click('#start');
+    await page.waitForSelector('#artist:has-text("Roomcast demo")', { timeout: 20_000 });
     await page.waitForFunction(() => Number(document.getElementById('frequency')?.dataset.hz) > 100, undefined, { timeout: 20_000 });
   });
 

@@ -13,6 +13,7 @@ import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { API_KEY, API_SECRET } from '../harness/stack.js';
 import { processTree } from '../harness/procTree.js';
 import { waitUntil } from '../harness/processes.js';
+import { HA_PYTHON } from '../harness/homeAssistant.js';
 import mqtt from 'mqtt';
 import nunjucks from 'nunjucks';
 
@@ -367,9 +368,6 @@ describe('the roomcast CLI', () => {
     expect(run.stdout).toMatch(/1 of 2 entries play/);
   });
 });
-
-/** Python with Home Assistant installed (scripts/provision.sh --tests makes it). */
-const HA_PYTHON = process.env.HA_PYTHON ?? '.roomcast/havenv/bin/python';
 
 describe('Home Assistant', () => {
   it('finds each room of HA_DISCOVERY_ROOMS as a device, and plays it the way Home Assistant sends commands', async () => {
