@@ -9,7 +9,7 @@
  * Why by hand: ffmpeg's filters that do this add latency or cost; measured on this machine's CI
  * VM: `dynaudnorm` with a 15-s window held back its first output for 12 s of a live input (it
  * needs the window's future half); `loudnorm` in its one-pass mode costs ~45 ms of CPU per second
- * of audio (it resamples to 192 kHz) and looks 3 s ahead. This costs 1.6 ms/s and delays nothing.
+ * of audio (it resamples to 192 kHz) and looks 3 s ahead. This costs ~3 ms/s and delays nothing.
  */
 import type { AudioFrame } from '@livekit/rtc-node';
 import { CHANNELS, SAMPLE_RATE } from './audioFormat.js';
@@ -17,7 +17,7 @@ import { CHANNELS, SAMPLE_RATE } from './audioFormat.js';
 /** BS.1770 K-weighting at 48 kHz: a high shelf, then a high-pass (the "RLB" curve). */
 const SHELF = { b0: 1.53512485958697, b1: -2.69169618940638, b2: 1.19839281085285, a1: -1.69065929318241, a2: 0.73248077421585 };
 const HIGHPASS = { b0: 1, b1: -2, b2: 1, a1: -1.99004745483398, a2: 0.99007225036621 };
-type Four = [number, number, number, number];
+type Eight = [number, number, number, number, number, number, number, number];
 const BLOCK_SAMPLES = (SAMPLE_RATE * 400) / 1000;
 const BLOCKS_KEPT = 25; // 10 s
 const ABSOLUTE_GATE_LUFS = -70;
@@ -29,8 +29,9 @@ const STARTING_SLEW_DB_PER_S = 8;
 const STARTING_BLOCKS = 10; // 4 s
 
 export class LiveLoudness {
-  /** Filter state per channel and stage (left shelf, left high-pass, right…): x1, x2, y1, y2. */
-  private readonly state = Array.from({ length: CHANNELS * 2 }, () => new Float64Array(4));
+  /** Each channel's filter state: the shelf's x1, x2, y1, y2, then the high-pass's. */
+  private readonly left = new Float64Array(8);
+  private readonly right = new Float64Array(8);
   private blockEnergy = 0;
   private blockFill = 0;
   /** Mean square of each of the last blocks (K-weighted, summed over the channels). */
@@ -81,58 +82,18 @@ export class LiveLoudness {
     return frame;
   }
 
-  /** K-weights the frame's samples (both biquads, both channels, inlined: the per-sample path). */
+  /** K-weights the frame's samples into the current 400-ms block (a frame never straddles two: 20 frames a block). */
   private measure(data: Int16Array, n: number): void {
-    const [l1, l2, r1, r2] = this.state as [Float64Array, Float64Array, Float64Array, Float64Array];
-    const S = SHELF;
-    const H = HIGHPASS;
-    let energy = this.blockEnergy;
-    let fill = this.blockFill;
-    // Each stage's state: x1, x2, y1, y2; kept in locals across the frame.
-    let [ls0, ls1, ls2, ls3] = l1 as unknown as Four;
-    let [lh0, lh1, lh2, lh3] = l2 as unknown as Four;
-    let [rs0, rs1, rs2, rs3] = r1 as unknown as Four;
-    let [rh0, rh1, rh2, rh3] = r2 as unknown as Four;
-    for (let i = 0; i < n; i++) {
-      const xl = (data[2 * i] as number) / 32768;
-      const xr = (data[2 * i + 1] as number) / 32768;
-      const yl = S.b0 * xl + S.b1 * ls0 + S.b2 * ls1 - S.a1 * ls2 - S.a2 * ls3;
-      ls1 = ls0;
-      ls0 = xl;
-      ls3 = ls2;
-      ls2 = yl;
-      const zl = H.b0 * yl + H.b1 * lh0 + H.b2 * lh1 - H.a1 * lh2 - H.a2 * lh3;
-      lh1 = lh0;
-      lh0 = yl;
-      lh3 = lh2;
-      lh2 = zl;
-      const yr = S.b0 * xr + S.b1 * rs0 + S.b2 * rs1 - S.a1 * rs2 - S.a2 * rs3;
-      rs1 = rs0;
-      rs0 = xr;
-      rs3 = rs2;
-      rs2 = yr;
-      const zr = H.b0 * yr + H.b1 * rh0 + H.b2 * rh1 - H.a1 * rh2 - H.a2 * rh3;
-      rh1 = rh0;
-      rh0 = yr;
-      rh3 = rh2;
-      rh2 = zr;
-      energy += zl * zl + zr * zr;
-      if (++fill === BLOCK_SAMPLES) {
-        this.endBlock(energy);
-        energy = 0;
-        fill = 0;
-      }
-    }
-    l1.set([ls0, ls1, ls2, ls3]);
-    l2.set([lh0, lh1, lh2, lh3]);
-    r1.set([rs0, rs1, rs2, rs3]);
-    r2.set([rh0, rh1, rh2, rh3]);
-    this.blockEnergy = energy;
-    this.blockFill = fill;
+    this.blockEnergy += kWeightedEnergy(data, n, 0, this.left) + kWeightedEnergy(data, n, 1, this.right);
+    this.blockFill += n;
+    if (this.blockFill < BLOCK_SAMPLES) return;
+    this.endBlock(this.blockEnergy / this.blockFill);
+    this.blockEnergy = 0;
+    this.blockFill = 0;
   }
 
-  private endBlock(energy: number): void {
-    this.blocks.push(energy / BLOCK_SAMPLES);
+  private endBlock(meanSquare: number): void {
+    this.blocks.push(meanSquare);
     if (this.blocks.length > BLOCKS_KEPT) this.blocks.shift();
     const measured = this.measuredLufs;
     // In silence the gain stays where it was.
@@ -144,3 +105,30 @@ export class LiveLoudness {
 
 const lufs = (energy: number) => -0.691 + 10 * Math.log10(energy);
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+/**
+ * The sum of squares of one channel of a frame, K-weighted (both biquads, inlined: the per-sample
+ * path), carrying the filters' state `s` from frame to frame.
+ */
+function kWeightedEnergy(data: Int16Array, n: number, channel: number, s: Float64Array): number {
+  const S = SHELF;
+  const H = HIGHPASS;
+  let [sx1, sx2, sy1, sy2, hx1, hx2, hy1, hy2] = s as unknown as Eight;
+  let energy = 0;
+  for (let i = 0, k = channel; i < n; i++, k += CHANNELS) {
+    const x = (data[k] as number) / 32768;
+    const y = S.b0 * x + S.b1 * sx1 + S.b2 * sx2 - S.a1 * sy1 - S.a2 * sy2;
+    sx2 = sx1;
+    sx1 = x;
+    sy2 = sy1;
+    sy1 = y;
+    const z = H.b0 * y + H.b1 * hx1 + H.b2 * hx2 - H.a1 * hy1 - H.a2 * hy2;
+    hx2 = hx1;
+    hx1 = y;
+    hy2 = hy1;
+    hy1 = z;
+    energy += z * z;
+  }
+  s.set([sx1, sx2, sy1, sy2, hx1, hx2, hy1, hy2]);
+  return energy;
+}
