@@ -18,6 +18,8 @@ import { isTone, type HeardWindow, type Listener } from '../harness/listener.js'
 import { ARTIFACTS } from '../harness/processes.js';
 import { HlsStation, IcyServer } from '../harness/radio.js';
 import { startRoomcast, type Roomcast } from '../harness/roomcast.js';
+import { Speaker } from '../harness/speaker.js';
+import { API_KEY, API_SECRET } from '../harness/stack.js';
 import { makeTone } from '../harness/tones.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'roomcast-radio-e2e-'));
@@ -146,7 +148,7 @@ describe('live radio', () => {
     }
   });
 
-  it('a paused station resumes live, on a new connection', async () => {
+  it('a paused station resumes live, on a new connection; volume and ducking apply to it', async () => {
     const listener = await rc.listen('radio-2');
     const sent = rc.app.send('radio-2', { type: 'play_music', song_name: 'Test Radio' });
     await listener.waitForTone(FREQUENCY.icy, { since: sent.at });
@@ -159,6 +161,32 @@ describe('live radio', () => {
     const heard = await listener.waitForTone(FREQUENCY.icy, { since: resumed.at });
     measured.resumeToSoundMs = heard.firstFrameAt - resumed.at;
     expect(icy.connections.length).toBe(connections + 1);
+
+    // Volume 50: half the amplitude (-6 dB), as for a song.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const levelOver = (from: number, to: number) => {
+      const windows = listener.windows.filter((w) => w.at >= from && w.at <= to);
+      return windows.reduce((sum, w) => sum + w.level, 0) / Math.max(1, windows.length);
+    };
+    const full = levelOver(Date.now() - 1_000, Date.now());
+    const halved = rc.app.send('radio-2', { type: 'set_volume', volume: 50 });
+    expect((await halved.final).status).toBe('done');
+    await new Promise((r) => setTimeout(r, 1_000));
+    const half = levelOver(Date.now() - 600, Date.now());
+    measured.stationVolume50Db = 20 * Math.log10(half / full);
+    expect(Math.abs(20 * Math.log10(half / full) + 6)).toBeLessThan(1.5);
+
+    // A voice agent speaks: the station ducks (15 dB by default), and comes back.
+    const voice = await Speaker.join(rc.livekit.url, API_KEY, API_SECRET, 'radio-2', { identity: 'voice-agent', agent: true });
+    try {
+      const spoke = await voice.startSpeaking();
+      const ducked = await listener.waitForWindow((w) => w.level < half * 0.25, { since: spoke, timeoutMs: 3_000, what: 'the station ducked' });
+      measured.stationDuckedAfterMs = ducked.at - spoke;
+      const quiet = await voice.stopSpeaking();
+      await listener.waitForWindow((w) => w.level > half * 0.8, { since: quiet, timeoutMs: 3_000, what: 'the station back' });
+    } finally {
+      await voice.leave();
+    }
     await rc.app.send('radio-2', { type: 'stop_continuous_music' }).final;
   });
 
