@@ -155,9 +155,16 @@ export class Bridge {
   }
 
   private announceToHomeAssistant(): void {
-    this.homeAssistant
-      ?.announce()
-      .then((entities) => this.log.info({ entities }, 'published Home Assistant discovery'))
+    const homeAssistant = this.homeAssistant;
+    if (!homeAssistant) return;
+    homeAssistant
+      .announce()
+      .then((entities) => {
+        this.log.info({ entities }, 'published Home Assistant discovery');
+        // A room that never played has no retained state, and Home Assistant would show its
+        // entities "unknown": one reading of each room publishes what it is (stopped, or its agent's state).
+        for (const room of homeAssistant.rooms) if (this.owns(room)) this.watcher.refresh(room);
+      })
       .catch((err: Error) => this.log.warn({ err: err.message }, 'could not publish Home Assistant discovery'));
   }
 

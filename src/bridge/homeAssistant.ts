@@ -119,6 +119,11 @@ export class HomeAssistantDiscovery {
     private readonly publish: (message: DiscoveryMessage) => Promise<unknown>,
   ) {}
 
+  /** The rooms announced. */
+  get rooms(): readonly string[] {
+    return this.options.rooms;
+  }
+
   /** Home Assistant's birth message topic: the bridge subscribes to it. */
   get statusTopic(): string {
     return `${this.options.prefix}/status`;
