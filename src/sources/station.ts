@@ -52,6 +52,8 @@ export interface Station {
 const RETRY_DELAYS_MS = [0, 250, 250, 250, 500, 1_000, 2_000, 4_000];
 
 const HLS_TYPES = /mpegurl/i;
+/** What Node's HTTP parser says of a status line `ICY 200 OK`. */
+const SHOUTCAST_V1 = /Expected HTTP\//;
 const FORMATS: Array<[RegExp, string]> = [
   [/audio\/(mpeg|mp3)/i, 'mp3'],
   [/audio\/(aac|aacp|x-aac)/i, 'aac'],
@@ -122,7 +124,16 @@ export function openStation(song: Song, options: StationOptions): Station {
 async function* connect(song: Song, signal: AbortSignal, options: StationOptions): AsyncGenerator<Buffer> {
   const decode = { signal, ffmpegPath: options.ffmpegPath };
   if (isHlsUrl(song.url)) return yield* decodePcm(song.url, decode);
-  const res = await fetch(song.url, { signal, headers: { 'Icy-MetaData': '1', 'User-Agent': `Roomcast/${roomcastVersion()}` } });
+  let res: Response;
+  try {
+    res = await fetch(song.url, { signal, headers: { 'Icy-MetaData': '1', 'User-Agent': `Roomcast/${roomcastVersion()}` } });
+  } catch (err) {
+    // A Shoutcast v1 server answers `ICY 200 OK`, which Node's HTTP parser refuses; ffmpeg takes
+    // it (the audio plays; its titles cannot be had from ffmpeg).
+    if (!SHOUTCAST_V1.test(String((err as Error & { cause?: Error }).cause?.message))) throw err;
+    options.log.info({ station: song.id }, 'Shoutcast v1 station (ICY 200 OK): played through ffmpeg, without its titles');
+    return yield* decodePcm(song.url, decode);
+  }
   if (!res.ok || !res.body) throw new DecodeError(`${song.url} answered ${res.status} ${res.statusText}`);
   const type = res.headers.get('content-type') ?? '';
   if (HLS_TYPES.test(type)) {

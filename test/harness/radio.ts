@@ -27,6 +27,8 @@ export interface IcyOptions {
   burstSeconds?: number;
   /** Level change of the tone (dB). */
   gainDb?: number;
+  /** Answer as a Shoutcast v1 server: `ICY 200 OK` instead of an HTTP status line. */
+  shoutcastV1?: boolean;
 }
 
 export class IcyServer {
@@ -42,7 +44,7 @@ export class IcyServer {
   private constructor(
     private readonly server: Server,
     private readonly audio: Buffer,
-    private readonly options: Required<Omit<IcyOptions, 'gainDb'>>,
+    private readonly options: Required<Omit<IcyOptions, 'gainDb' | 'shoutcastV1'>> & Pick<IcyOptions, 'shoutcastV1'>,
     readonly url: string,
   ) {}
 
@@ -111,27 +113,36 @@ export class IcyServer {
   private serve(metadata: boolean, res: ServerResponse): void {
     const { metaInt, burstSeconds } = this.options;
     this.connections.push(Date.now());
-    res.writeHead(200, { 'Content-Type': 'audio/mpeg', 'icy-name': 'Roomcast test radio', ...(metadata ? { 'icy-metaint': String(metaInt) } : {}) });
+    const headers = { 'Content-Type': 'audio/mpeg', 'icy-name': 'Roomcast test radio', ...(metadata ? { 'icy-metaint': String(metaInt) } : {}) };
+    // Shoutcast v1's answer is not HTTP: its own status line, straight onto the socket.
+    const out = this.options.shoutcastV1 ? res.socket : res;
+    if (this.options.shoutcastV1)
+      res.socket?.write(
+        `ICY 200 OK\r\n${Object.entries(headers)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('')}\r\n`,
+      );
+    else res.writeHead(200, headers);
     let offset = 0;
     let untilMeta = metaInt;
     let sentTitle: string | undefined;
     const send = (bytes: number) => {
       while (bytes > 0) {
         const n = Math.min(bytes, this.audio.length - offset, metadata ? untilMeta : Infinity);
-        res.write(this.audio.subarray(offset, offset + n));
+        out?.write(this.audio.subarray(offset, offset + n));
         offset = (offset + n) % this.audio.length;
         bytes -= n;
         untilMeta -= n;
         if (metadata && untilMeta === 0) {
           untilMeta = metaInt;
           const title = this.currentTitle();
-          if (title === sentTitle) res.write(Buffer.from([0]));
+          if (title === sentTitle) out?.write(Buffer.from([0]));
           else {
             sentTitle = title;
             // The first connection to carry it since it became current marks the change.
             const previous = this.titleSentAt.get(title);
             if (previous === undefined || Date.now() - previous > this.options.titleEveryMs) this.titleSentAt.set(title, Date.now());
-            res.write(metadataBlock(`StreamTitle='${title}';`));
+            out?.write(metadataBlock(`StreamTitle='${title}';`));
           }
         }
       }

@@ -100,6 +100,15 @@ describe('station', () => {
     await station.frames.return(undefined);
   });
 
+  it('plays a Shoutcast v1 station (ICY 200 OK, which Node refuses) through ffmpeg', async () => {
+    const v1 = await IcyServer.start({ frequency: 600, dir, titles: ['Only'], shoutcastV1: true });
+    closers.push(() => v1.close());
+    const station = openStation({ id: 'v1', title: 'Old Radio', url: v1.url, live: true }, options());
+    const frames = await take(station.frames, 60);
+    expect(Math.abs(frequencyOf(frames.slice(20)) - 600)).toBeLessThan(25);
+    await station.frames.return(undefined);
+  });
+
   it('plays an HLS live playlist (ffmpeg reads it)', async () => {
     const hls = await HlsStation.start(join(dir, 'hls'), 1_100);
     closers.push(() => hls.close());
