@@ -2,7 +2,6 @@
  * Decodes any input ffmpeg reads (file path, http(s) URL, HLS playlist, or bytes this process
  * feeds it: a live station's stream) to 48 kHz stereo s16le PCM, as it arrives.
  */
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { resolveFfmpeg } from '../ffmpeg.js';
 import { isUrl } from '../music/song.js';
@@ -64,7 +63,7 @@ export async function* decodePcm(input: string, options: DecodeOptions): AsyncGe
   void run.pid.then(onSpawn);
   // ffmpeg takes the fed bytes at the pace it decodes; when it exits, the feeding stops.
   if (feed) {
-    void run.input.then((into) => (into ? pipeline(Readable.from(feed), into).catch(() => run.kill()) : undefined));
+    void run.input.then((into) => (into ? pipeline(feed, into).catch(() => run.kill()) : undefined));
   }
   const onAbort = () => run.kill();
   signal.addEventListener('abort', onAbort, { once: true });

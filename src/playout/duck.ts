@@ -12,6 +12,7 @@
  */
 import type { AudioFrame } from '@livekit/rtc-node';
 import { SAMPLE_RATE, type NativeAudioSink } from './audioFormat.js';
+import { rampGain } from './samples.js';
 
 export interface DuckEnvelope {
   depthDb: number;
@@ -47,7 +48,7 @@ export class DuckSink implements NativeAudioSink {
     const target = this.ducked ? -Math.abs(this.envelope.depthDb) : 0;
     if (this.gainDb === target) {
       // Steady: untouched, or held down at the depth (one multiplication a sample).
-      if (target !== 0) scale(frame, 10 ** (target / 20));
+      if (target !== 0) rampGain(frame.data, frame.channels, 10 ** (target / 20), 10 ** (target / 20));
     } else this.gainDb = ramp(frame, this.gainDb, target, this.gainDb > target ? this.attackStep(target) : this.releaseStep(target));
     return this.sink.captureFrame(frame);
   }
@@ -78,12 +79,6 @@ export class DuckSink implements NativeAudioSink {
   get queuedDuration(): number {
     return this.sink.queuedDuration;
   }
-}
-
-/** Multiplies every sample of a frame by one gain. */
-function scale(frame: AudioFrame, gain: number): void {
-  const { data } = frame;
-  for (let k = 0; k < data.length; k++) data[k] = Math.round((data[k] as number) * gain);
 }
 
 /**

@@ -9,13 +9,13 @@
  * this process listens on, with the same backpressure as a pipe; input that this process feeds
  * (a live station's stream) goes to ffmpeg through a second one.
  */
-import { spawn, fork, type ChildProcess } from 'node:child_process';
+import { spawn, fork, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** In ffmpeg's arguments, where the output goes: replaced by the runner. */
 export const FFMPEG_OUTPUT = 'pipe:1';
@@ -43,8 +43,8 @@ const STDERR_KEPT = 4_000;
 /** ffmpeg as a child of this process. */
 export const directRunner: FfmpegRunner = {
   run(path, args) {
-    const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    if (!args.includes(FFMPEG_INPUT)) child.stdin.end();
+    const feeds = args.includes(FFMPEG_INPUT);
+    const child = spawn(path, args, { stdio: [feeds ? 'pipe' : 'ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-STDERR_KEPT);
@@ -55,7 +55,7 @@ export const directRunner: FfmpegRunner = {
     });
     return {
       output: child.stdout as AsyncIterable<Buffer>,
-      input: Promise.resolve(args.includes(FFMPEG_INPUT) ? child.stdin : undefined),
+      input: Promise.resolve(child.stdin ?? undefined),
       exited,
       pid: Promise.resolve(child.pid),
       kill: () => {
@@ -117,18 +117,17 @@ export function useFfmpegLauncher(onProblem: (message: string) => void = () => u
   runner = {
     run(path, args) {
       const id = nextId++;
-      const socketPath = join(sockets, `${id}.sock`);
-      const inputPath = join(sockets, `${id}.in.sock`);
       let spawned!: (pid: number | undefined) => void;
       const pid = new Promise<number | undefined>((resolve) => (spawned = resolve));
       let exit!: (result: { code: number | null; stderr: string }) => void;
       const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => (exit = resolve));
       pending.set(id, { spawned, exit });
       // The sockets listen before ffmpeg starts; ffmpeg connects to them as a client.
-      const accept = (uses: boolean): { server: Server | undefined; socket: Promise<Socket | undefined> } => {
-        const server = uses ? createServer() : undefined;
+      const accept = (socketFile: string | undefined): { listening: Promise<void>; socket: Promise<Socket | undefined> } => {
+        if (!socketFile) return { listening: Promise.resolve(), socket: Promise.resolve(undefined) };
+        const server = createServer();
+        const listening = new Promise<void>((resolve) => server.listen(socketFile, resolve));
         const socket = new Promise<Socket | undefined>((resolve) => {
-          if (!server) return resolve(undefined);
           server.once('connection', (socket) => {
             server.close();
             resolve(socket);
@@ -136,22 +135,20 @@ export function useFfmpegLauncher(onProblem: (message: string) => void = () => u
           server.once('error', () => resolve(undefined));
           void exited.then(() => setTimeout(() => resolve(undefined), 50));
         });
-        return { server, socket };
+        void exited.then(() => {
+          server.close();
+          rmSync(socketFile, { force: true });
+        });
+        return { listening, socket };
       };
-      const out = accept(args.includes(FFMPEG_OUTPUT));
-      const into = accept(args.includes(FFMPEG_INPUT));
-      const connected = out.socket;
+      const socketPath = args.includes(FFMPEG_OUTPUT) ? join(sockets, `${id}.sock`) : undefined;
+      const inputPath = args.includes(FFMPEG_INPUT) ? join(sockets, `${id}.in.sock`) : undefined;
+      const out = accept(socketPath);
+      const into = accept(inputPath);
       const launch = () => send({ op: 'run', id, path, args: args.map((a) => (a === FFMPEG_OUTPUT ? `unix://${socketPath}` : a === FFMPEG_INPUT ? `unix://${inputPath}` : a)) });
-      const listening = [out.server && new Promise<void>((r) => out.server?.listen(socketPath, r)), into.server && new Promise<void>((r) => into.server?.listen(inputPath, r))];
-      void Promise.all(listening).then(launch);
-      void exited.then(() => {
-        out.server?.close();
-        into.server?.close();
-        rmSync(socketPath, { force: true });
-        rmSync(inputPath, { force: true });
-      });
+      void Promise.all([out.listening, into.listening]).then(launch);
       async function* output(): AsyncGenerator<Buffer> {
-        const socket = await connected;
+        const socket = await out.socket;
         if (!socket) return;
         try {
           for await (const chunk of socket as AsyncIterable<Buffer>) yield chunk;

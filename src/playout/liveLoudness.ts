@@ -13,6 +13,7 @@
  */
 import type { AudioFrame } from '@livekit/rtc-node';
 import { CHANNELS, SAMPLE_RATE } from './audioFormat.js';
+import { rampGain } from './samples.js';
 
 /** BS.1770 K-weighting at 48 kHz: a high shelf, then a high-pass (the "RLB" curve). */
 const SHELF = { b0: 1.53512485958697, b1: -2.69169618940638, b2: 1.19839281085285, a1: -1.69065929318241, a2: 0.73248077421585 };
@@ -68,17 +69,7 @@ export class LiveLoudness {
     const to = from + Math.max(-step, Math.min(step, this.targetGainDb - from));
     this.gainDb = to;
     if (from === 0 && to === 0) return frame;
-    const data = frame.data;
-    const g0 = 10 ** (from / 20);
-    const dg = (10 ** (to / 20) - g0) / n;
-    // An Int16Array store truncates; the clamp is ours.
-    for (let i = 0, k = 0; i < n; i++, k += CHANNELS) {
-      const g = g0 + dg * (i + 1);
-      const l = (data[k] as number) * g;
-      const r = (data[k + 1] as number) * g;
-      data[k] = l > 32767 ? 32767 : l < -32768 ? -32768 : l;
-      data[k + 1] = r > 32767 ? 32767 : r < -32768 ? -32768 : r;
-    }
+    rampGain(frame.data, CHANNELS, 10 ** (from / 20), 10 ** (to / 20));
     return frame;
   }
 

@@ -4,6 +4,7 @@
  */
 import { AudioFrame } from '@livekit/rtc-node';
 import type { FrameSink } from './audioFormat.js';
+import { rampGain } from './samples.js';
 
 export class VolumeSink implements FrameSink {
   private gain = 1;
@@ -22,16 +23,7 @@ export class VolumeSink implements FrameSink {
 
   async captureFrame(frame: AudioFrame): Promise<void> {
     if (this.gain === 1 && this.target === 1) return this.sink.captureFrame(frame);
-    const data = frame.data;
-    const frames = frame.samplesPerChannel;
-    const step = (this.target - this.gain) / frames;
-    for (let i = 0; i < frames; i++) {
-      const g = this.gain + step * (i + 1);
-      for (let c = 0; c < frame.channels; c++) {
-        const k = i * frame.channels + c;
-        data[k] = Math.round((data[k] as number) * g);
-      }
-    }
+    rampGain(frame.data, frame.channels, this.gain, this.target);
     this.gain = this.target;
     return this.sink.captureFrame(frame);
   }

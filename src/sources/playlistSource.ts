@@ -374,7 +374,7 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
       onTitle: (title) => this.retitle(track, title),
     });
     const track: OpenedTrack = { song, queued, info: trackInfo(song), abort, frames: station.frames, station, played: 0 };
-    return track;
+    return track; // (named: onTitle above refers to it)
   }
 
   /** A station's new title: in its track info, and told to the room once it plays. */
@@ -400,22 +400,19 @@ export class PlaylistSource extends EventEmitter<SourceEvents> implements MusicS
     const mix = (frame: AudioFrame | undefined) => crossfadeFrame(incoming.shift(), frame, mixed / overlap, ++mixed / overlap);
     let started = false;
     // A decoder that delivers nothing in time is killed; the song fails and the next one starts.
-    const nextFrame = (pending: Promise<IteratorResult<AudioFrame>>, ms: number, what: string) =>
-      new Promise<IteratorResult<AudioFrame>>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          track.abort.abort();
-          reject(new DecodeError(`${what}: no audio from ${track.song.url} for ${ms} ms`));
-        }, ms);
-        pending.then(resolve, reject).finally(() => clearTimeout(timer));
-      });
     // A station keeps its own time (station.ts): it reconnects, and fails only when it stays down.
-    const limit = (ms: number) => (track.song.live ? 2 ** 31 - 1 : ms);
+    const nextFrame = (pending: Promise<IteratorResult<AudioFrame>>, ms: number, what: string) =>
+      track.station
+        ? pending
+        : new Promise<IteratorResult<AudioFrame>>((resolve, reject) => {
+            const timer = setTimeout(() => {
+              track.abort.abort();
+              reject(new DecodeError(`${what}: no audio from ${track.song.url} for ${ms} ms`));
+            }, ms);
+            pending.then(resolve, reject).finally(() => clearTimeout(timer));
+          });
     let frames = 0;
-    for (
-      let next = await nextFrame(track.first ?? track.frames.next(), limit(startTimeoutMs), 'did not start');
-      !next.done;
-      next = await nextFrame(track.frames.next(), limit(stallTimeoutMs), 'stalled')
-    ) {
+    for (let next = await nextFrame(track.first ?? track.frames.next(), startTimeoutMs, 'did not start'); !next.done; next = await nextFrame(track.frames.next(), stallTimeoutMs, 'stalled')) {
       if (this.paused) await this.paused.promise;
       if (signal.aborted) return [];
       held.push(incoming.length > 0 ? mix(next.value) : next.value);
