@@ -22,4 +22,4 @@ COPY --from=build /app/dist ./dist
 COPY web ./web
 COPY package.json ./
 USER node
-CMD ["node", "dist/src/agent/main.js", "start"]
+CMD ["node", "dist/agent/main.js", "start"]

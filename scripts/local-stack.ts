@@ -130,8 +130,8 @@ async function main(): Promise<void> {
   // The listener page, on this machine only: it hands out listener tokens to whoever asks.
   env.LISTENER_PAGE ||= 'true';
   env.BRIDGE_HTTP_HOST ||= '127.0.0.1';
-  run('agent', process.execPath, [join(ROOT, 'dist/src/agent/main.js'), 'start'], env);
-  run('bridge', process.execPath, [join(ROOT, 'dist/src/bridge/main.js')], env);
+  run('agent', process.execPath, [join(ROOT, 'dist/agent/main.js'), 'start'], env);
+  run('bridge', process.execPath, [join(ROOT, 'dist/bridge/main.js')], env);
   await printHowTo(env);
 }
 

@@ -11,9 +11,9 @@
 import { AudioSource, LocalAudioTrack, Room, RoomEvent, TrackPublishOptions, TrackSource } from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
 import { parseCommandPacket } from '../../src/protocol/commands.js';
-import { AttributeUpdates } from '../../src/agent/attributeUpdates.js';
-import { ATTRIBUTES_DELAY_MS } from '../../src/agent/roomSession.js';
-import { stopNativeLogCapture } from '../../src/agent/nativeLogs.js';
+import { AttributeUpdates } from '../../agent/attributeUpdates.js';
+import { ATTRIBUTES_DELAY_MS } from '../../agent/roomSession.js';
+import { stopNativeLogCapture } from '../../agent/nativeLogs.js';
 import mqtt from 'mqtt';
 import { encodeReport, WORKER_HEARTBEAT_MS } from '../../src/protocol/agentReports.js';
 import { Topics } from '../../src/protocol/topics.js';

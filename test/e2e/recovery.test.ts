@@ -13,7 +13,7 @@ import { killTree } from '../harness/procTree.js';
 import { startRoomcast, trackId, type Roomcast } from '../harness/roomcast.js';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { AGENT_ATTRIBUTE } from '../../src/protocol/messages.js';
-import { httpUrl } from '../../src/bridge/roomAgents.js';
+import { httpUrl } from '../../bridge/roomAgents.js';
 import { API_KEY, API_SECRET, startAgent, startBridge, type RoomcastProc } from '../harness/stack.js';
 
 let rc: Roomcast;

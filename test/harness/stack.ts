@@ -170,7 +170,7 @@ export interface RoomcastProc extends Proc {
   opsUrl: string;
 }
 
-export async function startAgent(env: RoomcastEnv, name = 'agent', script = 'src/agent/main.js'): Promise<RoomcastProc> {
+export async function startAgent(env: RoomcastEnv, name = 'agent', script = 'agent/main.js'): Promise<RoomcastProc> {
   const metricsPort = await freePort('127.0.0.1');
   const proc = startProcess(name, process.execPath, [join(DIST, script), 'start'], {
     ...roomcastEnv(env),
@@ -185,7 +185,7 @@ export async function startAgent(env: RoomcastEnv, name = 'agent', script = 'src
 
 export async function startBridge(env: RoomcastEnv, name = 'bridge'): Promise<RoomcastProc> {
   const port = await freePort('127.0.0.1');
-  const proc = startProcess(name, process.execPath, [join(DIST, 'src/bridge/main.js')], { ...roomcastEnv(env), BRIDGE_HTTP_HOST: '127.0.0.1', BRIDGE_HTTP_PORT: String(port) });
+  const proc = startProcess(name, process.execPath, [join(DIST, 'bridge/main.js')], { ...roomcastEnv(env), BRIDGE_HTTP_HOST: '127.0.0.1', BRIDGE_HTTP_PORT: String(port) });
   await proc.waitFor(/bridge ready/, 20_000);
   return Object.assign(proc, { opsUrl: `http://127.0.0.1:${port}` });
 }

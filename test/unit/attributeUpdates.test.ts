@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AttributeUpdates } from '../../src/agent/attributeUpdates.js';
+import { AttributeUpdates } from '../../agent/attributeUpdates.js';
 
 describe('AttributeUpdates', () => {
   beforeEach(() => vi.useFakeTimers());

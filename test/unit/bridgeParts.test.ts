@@ -5,13 +5,13 @@
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DesiredStates } from '../../src/bridge/desiredStates.js';
-import { NoAgentError, type AgentView, type RoomView } from '../../src/bridge/roomAgents.js';
-import { RoomDelivery, type AgentDelivery, type Outgoing } from '../../src/bridge/roomDelivery.js';
-import { RoomRestorer } from '../../src/bridge/roomRestorer.js';
-import { RoomWatcher } from '../../src/bridge/roomWatcher.js';
-import { Takeover, TAKEOVER_WINDOW_MS } from '../../src/bridge/takeover.js';
-import { WorkerDirectory } from '../../src/bridge/workerDirectory.js';
+import { DesiredStates } from '../../bridge/desiredStates.js';
+import { NoAgentError, type AgentView, type RoomView } from '../../bridge/roomAgents.js';
+import { RoomDelivery, type AgentDelivery, type Outgoing } from '../../bridge/roomDelivery.js';
+import { RoomRestorer } from '../../bridge/roomRestorer.js';
+import { RoomWatcher } from '../../bridge/roomWatcher.js';
+import { Takeover, TAKEOVER_WINDOW_MS } from '../../bridge/takeover.js';
+import { WorkerDirectory } from '../../bridge/workerDirectory.js';
 import { parseCommandPacket, type Command } from '../../src/protocol/commands.js';
 import { CONFIRMATION_TYPE, type Reply } from '../../src/protocol/messages.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandLedger, REMEMBERED_REQUESTS } from '../../src/agent/commandLedger.js';
+import { CommandLedger, REMEMBERED_REQUESTS } from '../../agent/commandLedger.js';
 import { RECEIVED_KEPT, RESULTS_MAX_BYTES, type Confirmation } from '../../src/protocol/messages.js';
 
 const confirmation = (request_id?: string, message = 'ok'): Confirmation => ({ type: 'music_skipped', ok: true, message, ...(request_id ? { request_id } : {}) });

@@ -1,6 +1,6 @@
 import { AudioFrame } from '@livekit/rtc-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Ducking, type DuckingSettings } from '../../src/agent/ducking.js';
+import { Ducking, type DuckingSettings } from '../../agent/ducking.js';
 import { CHANNELS, SAMPLES_PER_FRAME, SAMPLE_RATE, type NativeAudioSink } from '../../src/playout/audioFormat.js';
 import { DuckSink } from '../../src/playout/duck.js';
 

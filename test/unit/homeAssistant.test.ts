@@ -5,7 +5,7 @@
  */
 import nunjucks from 'nunjucks';
 import { describe, expect, it } from 'vitest';
-import { ANY_GENRE, HomeAssistantDiscovery, discoveryMessages, nodeIdOf, type DiscoveryMessage } from '../../src/bridge/homeAssistant.js';
+import { ANY_GENRE, HomeAssistantDiscovery, discoveryMessages, nodeIdOf, type DiscoveryMessage } from '../../bridge/homeAssistant.js';
 import { parseCommand } from '../../src/protocol/commands.js';
 import { Topics } from '../../src/protocol/topics.js';
 

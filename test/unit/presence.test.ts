@@ -1,7 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Presence } from '../../src/bridge/presence.js';
+import { Presence } from '../../bridge/presence.js';
 import { Topics } from '../../src/protocol/topics.js';
 
 /** Just what Presence uses of an mqtt.js client: retained publishes, recorded per topic. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SessionRateLimit } from '../../src/bridge/rateLimit.js';
+import { SessionRateLimit } from '../../bridge/rateLimit.js';
 
 function clock() {
   let now = 0;

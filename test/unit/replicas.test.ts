@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Replicas } from '../../src/bridge/replicas.js';
+import { Replicas } from '../../bridge/replicas.js';
 
 const rooms = Array.from({ length: 200 }, (_, i) => `room-${i}`);
 

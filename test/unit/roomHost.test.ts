@@ -2,8 +2,8 @@
 import type { Job } from '@livekit/protocol';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RoomHost } from '../../src/agent/roomHost.js';
-import type { WorkerLink } from '../../src/agent/workerLink.js';
+import { RoomHost } from '../../agent/roomHost.js';
+import type { WorkerLink } from '../../agent/workerLink.js';
 import { loadAgentConfig } from '../../src/config.js';
 import type { Catalog } from '../../src/music/catalog.js';
 

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentView, RoomView } from '../../src/bridge/roomAgents.js';
-import { RoomWatcher, STOPPED_NO_AGENT } from '../../src/bridge/roomWatcher.js';
+import type { AgentView, RoomView } from '../../bridge/roomAgents.js';
+import { RoomWatcher, STOPPED_NO_AGENT } from '../../bridge/roomWatcher.js';
 
 let watcher: RoomWatcher | undefined;
 afterEach(() => watcher?.stop());

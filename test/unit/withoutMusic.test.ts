@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withoutMusic } from '../../src/bridge/roomDelivery.js';
+import { withoutMusic } from '../../bridge/roomDelivery.js';
 import { COMMAND_TYPES, type Command } from '../../src/protocol/commands.js';
 
 const command = (type: string) => ({ type, request_id: 'r1' }) as Command & { request_id: string };

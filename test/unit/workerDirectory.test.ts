@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeReport, parseReport, parseWorkerPresence, WORKER_STALE_MS, type AgentReport } from '../../src/protocol/agentReports.js';
-import { WorkerDirectory } from '../../src/bridge/workerDirectory.js';
+import { WorkerDirectory } from '../../bridge/workerDirectory.js';
 
 const report = (worker: string, identity: string, present = true): AgentReport => ({ worker, identity, present, listeners: 1, state: { state: 'playing' }, results: [], received: [] });
 

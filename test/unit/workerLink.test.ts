@@ -8,7 +8,7 @@ import { JobStatus, JobType, ServerMessage, WorkerMessage, WorkerStatus, type Jo
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WorkerLink, type WorkerLinkHandlers } from '../../src/agent/workerLink.js';
+import { WorkerLink, type WorkerLinkHandlers } from '../../agent/workerLink.js';
 
 interface FakeServer {
   url: string;

@@ -3,14 +3,14 @@
  * to AGENT_MAX_ROOMS, in this one process (roomHost.ts). The agent's main process forks
  * AGENT_PROCESSES of these (main.ts) and restarts one that dies.
  */
-import { loadAgentConfig } from '../config.js';
-import { createLogger } from '../log.js';
-import { Catalog } from '../music/catalog.js';
-import { createLoudness } from '../playout/loudness.js';
-import { useFfmpegLauncher } from '../playout/ffmpegRunner.js';
+import { loadAgentConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { Catalog } from '../src/music/catalog.js';
+import { createLoudness } from '../src/playout/loudness.js';
+import { useFfmpegLauncher } from '../src/playout/ffmpegRunner.js';
 import { EventLoopWatch } from './eventLoop.js';
-import { startupStep } from '../startup.js';
-import { resolveFfmpeg } from '../ffmpeg.js';
+import { startupStep } from '../src/startup.js';
+import { resolveFfmpeg } from '../src/ffmpeg.js';
 import { MetricsReporter, RECYCLE_EXIT_CODE } from './metrics.js';
 import { RoomHost, roomOfError } from './roomHost.js';
 import { WorkerLink } from './workerLink.js';

@@ -1,14 +1,14 @@
 /** `npm run bridge`: MQTT commands → LiveKit rooms. */
-import { loadBridgeConfig } from '../config.js';
-import { createLogger } from '../log.js';
+import { loadBridgeConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
 import { RoomAgents } from './roomAgents.js';
 import { Bridge } from './bridge.js';
-import { startupStep } from '../startup.js';
+import { startupStep } from '../src/startup.js';
 import { createBridgeMetrics } from './metrics.js';
-import { startOpsServer } from '../ops/httpServer.js';
+import { startOpsServer } from '../src/ops/httpServer.js';
 import { listenerPageRoutes } from './listenerPage.js';
-import { Catalog } from '../music/catalog.js';
-import { roomcastVersion } from '../version.js';
+import { Catalog } from '../src/music/catalog.js';
+import { roomcastVersion } from '../src/version.js';
 
 const config = await startupStep(() => loadBridgeConfig());
 const log = createLogger('bridge', config.log);

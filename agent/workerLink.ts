@@ -14,8 +14,8 @@
 import { JobStatus, JobType, ParticipantPermission, ServerMessage, WorkerMessage, WorkerStatus, type Job, type JobAssignment } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
 import { WebSocket } from 'ws';
-import type { LiveKitConfig } from '../config.js';
-import type { Logger } from '../log.js';
+import type { LiveKitConfig } from '../src/config.js';
+import type { Logger } from '../src/log.js';
 
 /** The server pings every 10 s: two missed pings and a half is a dead link. */
 const SILENT_LINK_MS = 25_000;

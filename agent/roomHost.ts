@@ -11,11 +11,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Room, RoomEvent } from '@livekit/rtc-node';
 import type { Job } from '@livekit/protocol';
-import type { AgentConfig } from '../config.js';
-import type { Logger } from '../log.js';
-import type { Catalog } from '../music/catalog.js';
-import type { Loudness } from '../playout/loudness.js';
-import { AGENT_ATTRIBUTE, DRAINING_ATTRIBUTE, STATE_ATTRIBUTE, agentParticipantName } from '../protocol/messages.js';
+import type { AgentConfig } from '../src/config.js';
+import type { Logger } from '../src/log.js';
+import type { Catalog } from '../src/music/catalog.js';
+import type { Loudness } from '../src/playout/loudness.js';
+import { AGENT_ATTRIBUTE, DRAINING_ATTRIBUTE, STATE_ATTRIBUTE, agentParticipantName } from '../src/protocol/messages.js';
 import type { MetricsReporter } from './metrics.js';
 import { RoomSession } from './roomSession.js';
 import { stopNativeLogCapture } from './nativeLogs.js';

@@ -10,13 +10,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LiveKitConfig } from '../config.js';
-import type { Logger } from '../log.js';
-import { listenerToken } from '../livekit/tokens.js';
-import { MAX_COMMAND_BYTES, sessionIdSchema } from '../protocol/commands.js';
-import type { Reply } from '../protocol/messages.js';
+import type { LiveKitConfig } from '../src/config.js';
+import type { Logger } from '../src/log.js';
+import { listenerToken } from '../src/livekit/tokens.js';
+import { MAX_COMMAND_BYTES, sessionIdSchema } from '../src/protocol/commands.js';
+import type { Reply } from '../src/protocol/messages.js';
 
-const WEB = new URL('../../../web/', import.meta.url);
+const WEB = new URL('../../web/', import.meta.url);
 const LISTENER_TTL = '1h';
 
 export interface ListenerPageOptions {

@@ -11,10 +11,10 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Logger } from '../log.js';
-import { encodeReport, WORKER_HEARTBEAT_MS, type WorkerState } from '../protocol/agentReports.js';
-import { sessionIdSchema } from '../protocol/commands.js';
-import { Topics } from '../protocol/topics.js';
+import type { Logger } from '../src/log.js';
+import { encodeReport, WORKER_HEARTBEAT_MS, type WorkerState } from '../src/protocol/agentReports.js';
+import { sessionIdSchema } from '../src/protocol/commands.js';
+import { Topics } from '../src/protocol/topics.js';
 
 export interface ReportLinkConfig {
   url: string;

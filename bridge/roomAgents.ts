@@ -5,9 +5,9 @@
 import { JobStatus, ParticipantInfo_Kind, TrackType } from '@livekit/protocol';
 import { AgentDispatchClient, DataPacket_Kind, RoomServiceClient, type ParticipantInfo } from 'livekit-server-sdk';
 import { ParticipantReader } from './participantReader.js';
-import type { LiveKitConfig } from '../config.js';
-import type { Logger } from '../log.js';
-import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC, RECEIVED_ATTRIBUTE, RESULTS_ATTRIBUTE, STATE_ATTRIBUTE, type Confirmation } from '../protocol/messages.js';
+import type { LiveKitConfig } from '../src/config.js';
+import type { Logger } from '../src/log.js';
+import { AGENT_ATTRIBUTE, MUSIC_CONTROL_TOPIC, RECEIVED_ATTRIBUTE, RESULTS_ATTRIBUTE, STATE_ATTRIBUTE, type Confirmation } from '../src/protocol/messages.js';
 
 /** What the bridge can see of a room's agent: its state and last confirmations (attributes). */
 export interface AgentView {

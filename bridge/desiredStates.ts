@@ -4,9 +4,9 @@
  * is delivered, so that any replica (a restarted one too) can restore a room that lost its music.
  * Owns this replica's copy of every room's desired state; nothing else.
  */
-import type { Logger } from '../log.js';
-import type { Command, StartCommand } from '../protocol/commands.js';
-import { nextDesired, type DesiredState } from '../protocol/desired.js';
+import type { Logger } from '../src/log.js';
+import type { Command, StartCommand } from '../src/protocol/commands.js';
+import { nextDesired, type DesiredState } from '../src/protocol/desired.js';
 
 /** A desired state older than this is no longer restored. */
 const DESIRED_MAX_AGE_MS = 24 * 3600 * 1000;

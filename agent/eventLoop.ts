@@ -6,7 +6,7 @@
  * process ~4.5 ms/s of CPU at rest (measured), and there is no audio to drop.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import type { Logger } from '../log.js';
+import type { Logger } from '../src/log.js';
 
 const WINDOW_MS = 10_000;
 const STALL_WARN_MS = 100;

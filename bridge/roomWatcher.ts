@@ -8,8 +8,8 @@
  * awaited and `keep` says so (by default, once it has no agent).
  */
 import type { RoomView } from './roomAgents.js';
-import type { Logger } from '../log.js';
-import type { Confirmation } from '../protocol/messages.js';
+import type { Logger } from '../src/log.js';
+import type { Confirmation } from '../src/protocol/messages.js';
 
 export interface RoomWatcherOptions {
   read(room: string): Promise<RoomView>;

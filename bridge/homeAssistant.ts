@@ -11,7 +11,7 @@
  * payloads and templates, so what it sends is an app's command: the same validation, ACL, rate
  * limit and replies. It reads the room's retained state and the bridge service's availability.
  */
-import type { Topics } from '../protocol/topics.js';
+import type { Topics } from '../src/protocol/topics.js';
 
 export interface HomeAssistantOptions {
   /** Discovery prefix (Home Assistant's default: `homeassistant`). */

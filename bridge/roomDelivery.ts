@@ -4,10 +4,10 @@
  * a room has an agent (dispatching one if need be), sends each packet until the agent shows it
  * has it, and answers each command `accepted`, then `done` (or an error) once the agent confirms.
  */
-import type { Logger } from '../log.js';
-import type { Command } from '../protocol/commands.js';
-import { CONFIRMATION_TYPE, encodeJson, MAX_PACKET_BYTES, NO_MUSIC, type Confirmation, type ErrorCode, type Reply } from '../protocol/messages.js';
-import type { DesiredState } from '../protocol/desired.js';
+import type { Logger } from '../src/log.js';
+import type { Command } from '../src/protocol/commands.js';
+import { CONFIRMATION_TYPE, encodeJson, MAX_PACKET_BYTES, NO_MUSIC, type Confirmation, type ErrorCode, type Reply } from '../src/protocol/messages.js';
+import type { DesiredState } from '../src/protocol/desired.js';
 import type { DesiredStates } from './desiredStates.js';
 import { NoAgentError, type RoomView } from './roomAgents.js';
 import { STOPPED_NO_AGENT, type RoomWatcher } from './roomWatcher.js';

@@ -4,8 +4,8 @@
  * since when its agent has had no track, and which agents are being replaced; delivers through
  * the room's queue (roomDelivery.ts), so a restore never overtakes the room's commands.
  */
-import type { Logger } from '../log.js';
-import { encodeJson } from '../protocol/messages.js';
+import type { Logger } from '../src/log.js';
+import { encodeJson } from '../src/protocol/messages.js';
 import type { DesiredStates } from './desiredStates.js';
 import type { AgentDelivery, RoomDelivery } from './roomDelivery.js';
 import type { RoomView } from './roomAgents.js';

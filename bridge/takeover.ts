@@ -5,7 +5,7 @@
  * agent applies a request_id once whoever delivers it.
  */
 import type { IPublishPacket } from 'mqtt';
-import { parseCommand } from '../protocol/commands.js';
+import { parseCommand } from '../src/protocol/commands.js';
 
 export interface HeardCommand {
   at: number;

@@ -10,8 +10,8 @@
  *   an `online` older than the staleness limit (a replica that died alone left it behind).
  */
 import type { IClientOptions, MqttClient } from 'mqtt';
-import type { Logger } from '../log.js';
-import type { Topics } from '../protocol/topics.js';
+import type { Logger } from '../src/log.js';
+import type { Topics } from '../src/protocol/topics.js';
 import { Replicas } from './replicas.js';
 
 interface PresenceMessage {

@@ -4,7 +4,7 @@
  * confirmation (so a repeat is answered, not applied twice), and the last confirmations, which the
  * bridge reads to give the app its `done` reply. Pure bookkeeping: no LiveKit, no timers.
  */
-import { RECEIVED_KEPT, RESULTS_KEPT, RESULTS_MAX_BYTES, type Confirmation } from '../protocol/messages.js';
+import { RECEIVED_KEPT, RESULTS_KEPT, RESULTS_MAX_BYTES, type Confirmation } from '../src/protocol/messages.js';
 
 /** How many applied request_ids are remembered to drop duplicates. */
 export const REMEMBERED_REQUESTS = 256;

@@ -9,12 +9,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import type { BridgeConfig } from '../config.js';
-import type { Logger } from '../log.js';
-import { COMMAND_TYPES, parseCommand, peekCommand, sessionIdSchema, type CommandType } from '../protocol/commands.js';
-import { parseReport, parseWorkerPresence } from '../protocol/agentReports.js';
-import { BRIDGE_READ_INTERVAL_MS, type ErrorCode, type Reply } from '../protocol/messages.js';
-import { Topics } from '../protocol/topics.js';
+import type { BridgeConfig } from '../src/config.js';
+import type { Logger } from '../src/log.js';
+import { COMMAND_TYPES, parseCommand, peekCommand, sessionIdSchema, type CommandType } from '../src/protocol/commands.js';
+import { parseReport, parseWorkerPresence } from '../src/protocol/agentReports.js';
+import { BRIDGE_READ_INTERVAL_MS, type ErrorCode, type Reply } from '../src/protocol/messages.js';
+import { Topics } from '../src/protocol/topics.js';
 import type { BridgeMetrics } from './metrics.js';
 import { DesiredStates } from './desiredStates.js';
 import { Presence } from './presence.js';

@@ -3,7 +3,7 @@
  * are alive. Owns nothing else: the bridge asks it whether a room's agent is known to report (then
  * LiveKit need not be polled for it) and which rooms a worker that went offline leaves behind.
  */
-import { WORKER_STALE_MS, type AgentReport, type WorkerPresence } from '../protocol/agentReports.js';
+import { WORKER_STALE_MS, type AgentReport, type WorkerPresence } from '../src/protocol/agentReports.js';
 
 export interface RoomAgent {
   room: string;

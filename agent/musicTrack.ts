@@ -6,8 +6,8 @@
  * subscribe to the new track by themselves when the music comes back.
  */
 import { AudioSource, LocalAudioTrack, TrackPublishOptions, TrackSource, type AudioFrame, type LocalParticipant } from '@livekit/rtc-node';
-import type { Logger } from '../log.js';
-import { CHANNELS, SAMPLE_RATE, type NativeAudioSink } from '../playout/audioFormat.js';
+import type { Logger } from '../src/log.js';
+import { CHANNELS, SAMPLE_RATE, type NativeAudioSink } from '../src/playout/audioFormat.js';
 
 export const MUSIC_TRACK_NAME = 'music';
 const FIRST_FRAME_GRACE_MS = 30_000;

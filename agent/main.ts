@@ -6,12 +6,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadAgentConfig } from '../config.js';
-import { resolveFfmpeg } from '../ffmpeg.js';
-import { createLogger } from '../log.js';
-import { Catalog } from '../music/catalog.js';
-import { startupStep } from '../startup.js';
-import { startOpsServer } from '../ops/httpServer.js';
+import { loadAgentConfig } from '../src/config.js';
+import { resolveFfmpeg } from '../src/ffmpeg.js';
+import { createLogger } from '../src/log.js';
+import { Catalog } from '../src/music/catalog.js';
+import { startupStep } from '../src/startup.js';
+import { startOpsServer } from '../src/ops/httpServer.js';
 import { METRICS_PORT_ENV, RECYCLE_EXIT_CODE, collectJobMetrics, createAgentMetrics } from './metrics.js';
 
 const config = await startupStep(() => loadAgentConfig());

@@ -3,10 +3,10 @@
  * data packets, runs them one at a time on the player, and confirms each on the same topic.
  */
 import { ParticipantKind, RoomEvent, TrackKind, type Participant, type RemoteParticipant, type RemoteTrack, type RemoteTrackPublication, type Room } from '@livekit/rtc-node';
-import type { AgentConfig } from '../config.js';
-import type { Logger } from '../log.js';
-import type { Catalog } from '../music/catalog.js';
-import { parseCommandPacket, type Command, type ParseResult } from '../protocol/commands.js';
+import type { AgentConfig } from '../src/config.js';
+import type { Logger } from '../src/log.js';
+import type { Catalog } from '../src/music/catalog.js';
+import { parseCommandPacket, type Command, type ParseResult } from '../src/protocol/commands.js';
 import {
   AGENT_ATTRIBUTE,
   agentParticipantName,
@@ -19,16 +19,16 @@ import {
   STATE_ATTRIBUTE,
   encodeJson,
   type Confirmation,
-} from '../protocol/messages.js';
-import { buildSinkChain } from '../playout/sinkChain.js';
-import type { Loudness } from '../playout/loudness.js';
-import { RoomPlayer, type MusicEvent } from '../sources/roomPlayer.js';
+} from '../src/protocol/messages.js';
+import { buildSinkChain } from '../src/playout/sinkChain.js';
+import type { Loudness } from '../src/playout/loudness.js';
+import { RoomPlayer, type MusicEvent } from '../src/sources/roomPlayer.js';
 import type { MetricsReporter } from './metrics.js';
 import { AttributeUpdates } from './attributeUpdates.js';
 import { CommandLedger } from './commandLedger.js';
 import { MusicTrack } from './musicTrack.js';
 import { AGENT_STATE_ATTRIBUTE, Ducking, type DuckingChange } from './ducking.js';
-import type { DuckSink } from '../playout/duck.js';
+import type { DuckSink } from '../src/playout/duck.js';
 import { VoiceMeter } from './voiceMeter.js';
 import type { RoomReport } from './reportLink.js';
 

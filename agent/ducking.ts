@@ -9,7 +9,7 @@
  * `holdMs` after an active speaker stops (LiveKit's speaker list flickers between words; a voice
  * agent's state does not, so it releases at once).
  */
-import type { duckingSettingsShape } from '../protocol/commands.js';
+import type { duckingSettingsShape } from '../src/protocol/commands.js';
 import type { z } from 'zod';
 
 export interface DuckingSettings {
