@@ -8,6 +8,7 @@ export class AttributeUpdates<Key extends string> {
   private readonly dirty = new Set<Key>();
   private timer: NodeJS.Timeout | undefined;
   private lastAt = -Infinity;
+  private stopped = false;
 
   constructor(
     /** Publishes the current values of `keys`. */
@@ -18,13 +19,16 @@ export class AttributeUpdates<Key extends string> {
 
   /** Marks `key` changed; its value is read when the update goes out. */
   changed(key: Key): void {
+    if (this.stopped) return;
     this.dirty.add(key);
     if (this.timer) return;
     const wait = Math.max(this.delayMs, this.lastAt + this.intervalMs - performance.now());
     this.timer = setTimeout(() => this.flush(), wait);
   }
 
-  cancel(): void {
+  /** The participant is leaving: what is pending is dropped, and later changes go nowhere. */
+  stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
   }

@@ -15,9 +15,11 @@ import { MetricsReporter, RECYCLE_EXIT_CODE } from './metrics.js';
 import { RoomHost, roomOfError } from './roomHost.js';
 import { WorkerLink } from './workerLink.js';
 import { ReportLink } from './reportLink.js';
+import { routeRtcNodeLogs } from './rtcNodeLogs.js';
 
 const config = await startupStep(() => loadAgentConfig());
 const log = createLogger('agent', config.log).child({ host: Number(process.env.ROOMCAST_HOST_INDEX ?? 0) });
+routeRtcNodeLogs(log);
 const catalog = await startupStep(() => Catalog.load(config.catalog));
 catalog.watch((result) => {
   if ('error' in result) log.warn({ catalog: config.catalog, err: result.error }, 'catalog reload failed; keeping the songs there were');

@@ -105,7 +105,7 @@ export class MusicTrack implements NativeAudioSink {
    * The track is gone at once: a frame from now on publishes a new one without waiting for this
    * one's teardown (on a loaded host, unpublishTrack was seen taking seconds).
    */
-  private async unpublish(why: string): Promise<void> {
+  private async unpublish(why: 'idle' | 'closing'): Promise<void> {
     clearInterval(this.idleCheck);
     const { track, trackSid } = this;
     this.source = undefined;
@@ -118,8 +118,9 @@ export class MusicTrack implements NativeAudioSink {
     } catch (err) {
       // The room went away under the track (deleted, or this agent removed): rtc-node then keeps
       // the track's audio source capture task feeding silence for the life of the process, ~4 ms/s
-      // (docs/ARCHITECTURE.md, "What is left at rest"), whatever is closed here.
-      this.log.warn({ err: (err as Error).message }, 'could not unpublish the music track');
+      // (docs/ARCHITECTURE.md, "What is left at rest"), whatever is closed here. On close the agent
+      // is leaving the room, which may be gone already: no fault (the host still counts the leak).
+      this.log[why === 'closing' ? 'debug' : 'warn']({ err: (err as Error).message }, 'could not unpublish the music track');
       this.onLeaked();
     }
     // Closing the track (and its source with it) frees the native audio source. Closing only the

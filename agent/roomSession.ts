@@ -66,6 +66,8 @@ export class RoomSession {
   private readonly attributes = new AttributeUpdates<Changed>((keys) => this.publishChanges(keys), ATTRIBUTES_DELAY_MS, BRIDGE_READ_INTERVAL_MS);
   /** Whether the bridges know of this agent (it announced itself ready): only then does it report. */
   private announced = false;
+  /** The agent leaves the room (it emptied, the worker stops, LiveKit ended the job or deleted the room). */
+  private leaving = false;
   private onEmpty: (() => void) | undefined;
   private emptyTimer: NodeJS.Timeout | undefined;
   private duckSink: DuckSink | undefined;
@@ -261,13 +263,15 @@ export class RoomSession {
     return this.player?.status().state === 'playing';
   }
 
+  /** The agent is leaving the room: what is published from now on may find the room gone, and that is no fault. */
   async close(): Promise<void> {
+    this.leaving = true;
     for (const [event, handler] of this.handlers()) this.room.off(event, handler as never);
     for (const meter of this.voiceMeters.values()) meter.close();
     this.voiceMeters.clear();
     clearTimeout(this.stopHearingTimer);
     this.ducking.close();
-    this.attributes.cancel();
+    this.attributes.stop();
     clearTimeout(this.emptyTimer);
     if (this.announced) this.report(false);
     this.announced = false;
@@ -362,7 +366,7 @@ export class RoomSession {
     try {
       await this.localParticipant().setAttributes(attributes);
     } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message }, 'could not publish attributes');
+      this.publishFailed('could not publish attributes', err);
     }
   }
 
@@ -388,8 +392,13 @@ export class RoomSession {
     try {
       await this.localParticipant().publishData(encodeJson(message), { reliable: true, topic: MUSIC_CONTROL_TOPIC });
     } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message }, 'could not publish on music_control');
+      this.publishFailed('could not publish on music_control', err);
     }
+  }
+
+  /** A warning while the agent is in the room; once it leaves, the room may be gone (rtc-node: "This operation was aborted"). */
+  private publishFailed(what: string, err: unknown): void {
+    this.deps.log[this.leaving ? 'debug' : 'warn']({ err: (err as Error).message }, what);
   }
 
   private localParticipant() {

@@ -38,6 +38,15 @@ const REPORTED_BUSY_READ_MS = 1_000;
 const PRESENCE_HEARTBEAT_MS = 5_000;
 const PEER_STALE_MS = 3 * PRESENCE_HEARTBEAT_MS + 1_000;
 
+/**
+ * An mqtt.js error is a fault while the connection should be up. Once the bridge has ended it, the
+ * broker may still deliver a message or two, and mqtt.js's acknowledgement of one then finds the
+ * socket closed ("write after end", EPIPE): part of stopping.
+ */
+export function logMqttError(log: Logger, client: Pick<MqttClient, 'disconnecting'>, err: Error): void {
+  log[client.disconnecting ? 'debug' : 'warn']({ err: err.message }, 'mqtt error');
+}
+
 export class Bridge {
   private client: MqttClient | undefined;
   private readonly topics: Topics;
@@ -120,7 +129,7 @@ export class Bridge {
     });
     this.client = client;
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
-    client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt error'));
+    client.on('error', (err) => logMqttError(this.log, client, err));
     client.on('reconnect', () => this.log.info('mqtt reconnecting'));
     // After a reconnect too: a restarted broker may have lost the retained message.
     client.on('close', () => this.metrics.mqttConnected.set(0));

@@ -33,11 +33,12 @@ describe('AttributeUpdates', () => {
     expect(at.at(-1)).toBeGreaterThanOrEqual(500 - 5);
   });
 
-  it('sends nothing once cancelled', () => {
+  it('sends nothing once stopped, not even for a change that comes after (the player stopping as the agent leaves)', () => {
     const publish = vi.fn(async () => undefined);
     const updates = new AttributeUpdates<'a'>(publish, 10, 100);
     updates.changed('a');
-    updates.cancel();
+    updates.stop();
+    updates.changed('a');
     vi.advanceTimersByTime(1_000);
     expect(publish).not.toHaveBeenCalled();
   });
