@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing: the npm dependencies, and the real parts the end-to-end tests run: livekit-server (pinned,
-# built with `go install`, cached in ~/go/bin), Mosquitto, ffmpeg, Chromium and Redis (Debian packages).
+# built with `go install`, cached in ~/go/bin), Mosquitto, ffmpeg, Chromium and Redis (Debian packages), and
+# for the compose test a Docker engine, debootstrap and Docker Compose v2 (built from its Go module).
 # Prints where each one is. Exits non-zero when a part cannot be had.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,10 @@ if $tests && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then need_apt+=(chr
 if $tests && ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then need_apt+=(redis-server); fi
 # mosquitto_rr: the request/response test runs it as a user would.
 if $tests && ! command -v mosquitto_rr >/dev/null 2>&1; then need_apt+=(mosquitto-clients); fi
+# The compose test: a Docker engine (Debian's; the test starts its own daemon) and debootstrap,
+# which makes the Debian root of the stand-ins for the images this machine cannot pull.
+if $tests && ! command -v dockerd >/dev/null 2>&1; then need_apt+=(docker.io); fi
+if $tests && ! command -v debootstrap >/dev/null 2>&1; then need_apt+=(debootstrap); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "provision: installing ${need_apt[*]} with apt"
@@ -33,6 +38,18 @@ if [ ! -x "$lk" ] || ! "$lk" --version 2>/dev/null | grep -q "version ${LIVEKIT_
   command -v go >/dev/null 2>&1 || { echo "provision: go is needed to build livekit-server" >&2; exit 1; }
   echo "provision: building livekit-server $LIVEKIT_VERSION with go install"
   GOBIN="$(dirname "$lk")" go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION"
+fi
+
+# `--tests`: Docker Compose v2 (the CLI plugin), built from its Go module when the machine's docker
+# has none (Debian's docker-compose package is the old 1.x).
+COMPOSE_VERSION="${COMPOSE_VERSION:-v5.6.0}"
+compose_plugin="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-compose"
+if $tests && ! "$compose_plugin" version 2>/dev/null | grep -q "${COMPOSE_VERSION}"; then
+  command -v go >/dev/null 2>&1 || { echo "provision: go is needed to build docker compose" >&2; exit 1; }
+  echo "provision: building docker compose $COMPOSE_VERSION from its Go module"
+  compose_src="$(go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  mkdir -p "$(dirname "$compose_plugin")"
+  (cd "$compose_src" && go build -trimpath -ldflags "-w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" -o "$compose_plugin" ./cmd) >&2
 fi
 
 # `--tests`: Home Assistant (pinned: a release that runs on Debian 12's Python 3.11), in a
@@ -56,4 +73,5 @@ fi
 echo "provision: livekit-server $LIVEKIT_VERSION at $lk"
 echo "provision: mosquitto at $(command -v mosquitto || echo /usr/sbin/mosquitto)"
 echo "provision: ffmpeg at $(command -v ffmpeg)"
+if $tests; then echo "provision: docker engine $(dockerd --version | cut -d' ' -f3 | tr -d ,), compose $("$compose_plugin" version --short)"; fi
 if $tests; then echo "provision: chromium at ${CHROMIUM_PATH:-/usr/bin/chromium}"; echo "provision: redis-server at $(command -v redis-server || echo /usr/bin/redis-server)"; echo "provision: Home Assistant at $ha_python"; fi

@@ -71,10 +71,17 @@ describe('Dockerfile', () => {
   const instructions = dockerfile.getInstructions();
 
   it('parses, builds from a pinned Node major, and runs as a non-root user', () => {
-    expect(dockerfile.getFROMs().map((f) => f.getImageName() + ':' + f.getImageTag())).toEqual(['node:20-bookworm-slim', 'node:20-bookworm-slim']);
+    expect(new Set(dockerfile.getFROMs().map((f) => f.getImageName() + ':' + f.getImageTag()))).toEqual(new Set(['node:20-bookworm-slim']));
     const runtime = instructions.slice(instructions.lastIndexOf(dockerfile.getFROMs().at(-1) as never));
     expect(runtime.find((i) => i.getKeyword() === 'USER')?.getArgumentsContent()).toBe('node');
     expect(runtime.some((i) => i.getKeyword() === 'CMD')).toBe(true);
+  });
+
+  it("keeps optional dependencies (rtc-node's native binding is one) and drops dev dependencies from what runs", () => {
+    const installs = instructions.filter((i) => i.getKeyword() === 'RUN' && /npm (ci|install|prune)/.test(i.getArgumentsContent() ?? ''));
+    expect(installs.length).toBeGreaterThan(0);
+    for (const install of installs) expect(install.getArgumentsContent()).not.toMatch(/--omit[= ]optional|--no-optional/);
+    expect(installs.some((i) => /--omit[= ]dev/.test(i.getArgumentsContent() ?? ''))).toBe(true);
   });
 
   it('copies only paths that exist in the repository', () => {
