@@ -49,6 +49,12 @@ export class RoomAgents {
   private readonly dispatch: AgentDispatchClient;
   private readonly reader: ParticipantReader;
   private readonly countRequest: (method: string) => void;
+  /**
+   * Per room, the identity of the Roomcast agent last seen in it. A dispatch whose job names that
+   * agent while it is no longer in the room has lost its agent (LiveKit disconnected it, or it was
+   * removed) although the job may still read as running: no reason to wait for it.
+   */
+  private readonly lastAgent = new Map<string, string>();
 
   constructor(
     private readonly config: LiveKitConfig,
@@ -82,6 +88,8 @@ export class RoomAgents {
     // and listParticipants cannot tell such a room from an empty one: only look when occupied.
     // A caller that knows the room's agent died asks to replace its dispatch at once.
     let dispatchedAt = !replaceDispatch && participants?.length && (await this.hasDispatch(room)) ? Date.now() : 0;
+    // The room's dispatch brought an agent that has left since: dispatch again now, not after REDISPATCH_MS.
+    if (dispatchedAt > 0 && (await this.agentVanished(room))) dispatchedAt = -REDISPATCH_MS;
     if (replaceDispatch && participants?.length) dispatchedAt = -REDISPATCH_MS;
     while (Date.now() < deadline) {
       if (Date.now() - dispatchedAt >= REDISPATCH_MS) {
@@ -145,10 +153,24 @@ export class RoomAgents {
     return (await this.ourDispatches(room)).length > 0;
   }
 
-  /** True when a worker took the job of one of the room's dispatches and is starting or running it. */
+  /**
+   * True when a worker took the job of one of the room's dispatches and is starting or running it,
+   * and the job's agent is not one that was in the room and has left.
+   */
   private async workerHasJob(room: string): Promise<boolean> {
     const jobs = (await this.ourDispatches(room)).flatMap((d) => d.state?.jobs ?? []);
-    return jobs.some((j) => !!j.state?.workerId && (j.state.status === JobStatus.JS_PENDING || j.state.status === JobStatus.JS_RUNNING));
+    const gone = this.lastAgent.get(room);
+    return jobs.some((j) => !!j.state?.workerId && (j.state.status === JobStatus.JS_PENDING || j.state.status === JobStatus.JS_RUNNING) && !(gone && j.state.participantIdentity === gone));
+  }
+
+  /** The agent last seen in the room has left it (it is not there now), and the room's dispatch still names it. */
+  private async agentVanished(room: string): Promise<boolean> {
+    const gone = this.lastAgent.get(room);
+    if (!gone) return false;
+    const jobs = (await this.ourDispatches(room)).flatMap((d) => d.state?.jobs ?? []);
+    const vanished = jobs.some((j) => j.state?.participantIdentity === gone);
+    if (vanished) this.log.info({ room, agent: gone }, "the room's agent left while its dispatch stands: dispatching again now");
+    return vanished;
   }
 
   private async redispatch(room: string, replacing: boolean): Promise<void> {
@@ -163,7 +185,13 @@ export class RoomAgents {
   /** The room's participants, or undefined when the room does not exist. */
   private async participants(room: string): Promise<ParticipantInfo[] | undefined> {
     this.countRequest('listParticipants');
-    return this.reader.list(room);
+    const participants = await this.reader.list(room);
+    const agent = participants?.find((p) => this.isOurAgent(p));
+    // Kept while the agent is in the room, and after it left (then the one that vanished), until a
+    // new one is seen or the room is gone.
+    if (agent) this.lastAgent.set(room, agent.identity);
+    else if (!participants) this.lastAgent.delete(room);
+    return participants;
   }
 
   private isOurAgent(p: ParticipantInfo): boolean {

@@ -1,8 +1,10 @@
 /**
- * Delivery of commands to rooms' agents: per room, the queue of work in publish order, and the
- * commands waiting to travel together in the room's next data packet. Owns those two; makes sure
- * a room has an agent (dispatching one if need be), sends each packet until the agent shows it
- * has it, and answers each command `accepted`, then `done` (or an error) once the agent confirms.
+ * Delivery of commands to rooms' agents: per room, the queue of work in publish order, the
+ * commands waiting to travel together in the room's next data packet, and the commands delivered
+ * but not confirmed yet. Owns those three; makes sure a room has an agent (dispatching one if need
+ * be), sends each packet until the agent shows it has it, answers each command `accepted`, then
+ * `done` (or an error) once the agent confirms, and delivers the unconfirmed ones again, in their
+ * order, to the next agent when the one that had them leaves.
  */
 import type { Logger } from '../src/log.js';
 import type { Command } from '../src/protocol/commands.js';
@@ -49,6 +51,10 @@ export class RoomDelivery {
   private readonly queues = new Map<string, Promise<void>>();
   /** Per room, the commands that will go in the next packet (collected while one is being sent). */
   private readonly outbox = new Map<string, Outgoing[]>();
+  /** Per room, the commands delivered and not confirmed yet, in delivery order. */
+  private readonly unconfirmed = new Map<string, Array<Command & { request_id: string }>>();
+  /** Rooms whose unconfirmed commands are being delivered again. */
+  private readonly redelivering = new Set<string>();
 
   constructor(private readonly o: RoomDeliveryOptions) {}
 
@@ -140,13 +146,57 @@ export class RoomDelivery {
     const timeoutMs = this.o.resultTimeoutMs;
     for (const { command, reply, fail } of batch) {
       reply({ command: command.type, ok: true, status: 'accepted', message: `${command.type} delivered to the room's agent`, request_id: command.request_id });
+      this.track(room, command);
       // Not awaited: the next packet of the room need not wait for this one's confirmations.
       void watcher.awaitResult(room, command.request_id, timeoutMs).then((result) => {
+        this.untrack(room, command.request_id);
         if (!result) return fail('no_confirmation', `the agent did not confirm ${command.type} within ${timeoutMs} ms`);
         log.debug({ room, session_id: room, request_id: command.request_id, command: command.type, ok: result.ok, message: result.message }, 'command confirmed');
         finish({ command, reply }, result);
       });
     }
+  }
+
+  /**
+   * The room has no agent any more (disconnected by LiveKit, removed, its worker dead) while
+   * commands it had accepted are unconfirmed: once a fresh reading agrees, a new agent gets them
+   * again, in their order, then the room's desired start if they do not include it. The agent
+   * applies a request_id once, so a command the old agent did apply is only confirmed again, and
+   * each still has its one waiter for `done`. True when a redelivery was queued.
+   */
+  redeliverUnconfirmed(room: string): boolean {
+    if (!this.unconfirmed.get(room)?.length || this.redelivering.has(room)) return false;
+    this.redelivering.add(room);
+    this.inOrder(room, async () => {
+      const log = this.o.log.child({ room, session_id: room });
+      try {
+        if ((await this.o.agents.roomView(room)).agent) return;
+        const commands: Command[] = [...(this.unconfirmed.get(room) ?? [])];
+        if (commands.length === 0) return;
+        const start = this.o.desired.shouldPlay(room);
+        if (start && !commands.some((c) => c.request_id === start.request_id)) commands.push(start);
+        log.warn({ request_ids: commands.map((c) => c.request_id), commands: commands.map((c) => c.type) }, "the room's agent left with commands unconfirmed: delivering them again to a new agent");
+        for (const packet of packetsOf(commands)) await this.deliver(room, packet.length === 1 ? (packet[0] as Command) : packet);
+        log.info({ request_ids: commands.map((c) => c.request_id) }, 'unconfirmed commands delivered again');
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'could not deliver the unconfirmed commands again yet');
+      } finally {
+        this.redelivering.delete(room);
+      }
+    });
+    return true;
+  }
+
+  private track(room: string, command: Command & { request_id: string }): void {
+    const list = this.unconfirmed.get(room) ?? [];
+    if (!list.some((c) => c.request_id === command.request_id)) list.push(command);
+    this.unconfirmed.set(room, list);
+  }
+
+  private untrack(room: string, requestId: string): void {
+    const list = this.unconfirmed.get(room)?.filter((c) => c.request_id !== requestId);
+    if (list?.length) this.unconfirmed.set(room, list);
+    else this.unconfirmed.delete(room);
   }
 
   /**
@@ -219,11 +269,15 @@ export function withoutMusic(command: Command & { request_id: string }): Confirm
 
 /** Splits a room's queued commands into packets of at most MAX_PACKET_BYTES, in order. */
 function packets(batch: Outgoing[]): Outgoing[][] {
-  const out: Outgoing[][] = [];
-  let current: Outgoing[] = [];
+  return packetsOf(batch, (o) => o.command);
+}
+
+function packetsOf<T>(items: T[], commandOf: (item: T) => Command = (item) => item as Command): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
   let bytes = 2;
-  for (const o of batch) {
-    const size = Buffer.byteLength(JSON.stringify(o.command)) + 1;
+  for (const o of items) {
+    const size = Buffer.byteLength(JSON.stringify(commandOf(o))) + 1;
     if (current.length > 0 && bytes + size > MAX_PACKET_BYTES) {
       out.push(current);
       [current, bytes] = [[], 2];

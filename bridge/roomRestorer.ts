@@ -52,6 +52,8 @@ export class RoomRestorer {
     const { delivery, watcher } = this.o;
     if (!view.agent) this.o.workers.forget(room);
     if (this.removedTracklessAgent(room, view)) return;
+    // Its agent is gone with commands unconfirmed: they go again first (and the start after them).
+    if (!view.agent && this.o.owns(room) && delivery.redeliverUnconfirmed(room)) return;
     const start = this.o.desired.shouldPlay(room);
     // A command awaiting its confirmation from a present agent is in flight; from an agent that is
     // gone, it never will be confirmed unless the room is restored.

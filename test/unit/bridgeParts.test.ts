@@ -24,6 +24,8 @@ class FakeLiveKit implements AgentDelivery {
   readonly applied: Array<[room: string, requestId: string]> = [];
   /** Agents that a dispatch brings in (by room); rooms not listed get none. */
   dispatchable = new Set<string>();
+  /** Whether agents apply what they receive (false: they only acknowledge it, like one about to be disconnected). */
+  confirming = true;
 
   async ensureAgent(room: string, _timeoutMs: number, options: { replaceDispatch?: boolean; alongside?: string } = {}): Promise<'present' | 'dispatched'> {
     this.calls.push(`ensureAgent ${room}${options.replaceDispatch ? ' replace' : ''}${options.alongside ? ` alongside ${options.alongside}` : ''}`);
@@ -43,7 +45,7 @@ class FakeLiveKit implements AgentDelivery {
       if (!parsed.ok) continue;
       const id = parsed.command.request_id as string;
       agent.received = [...agent.received, id];
-      if (agent.results.some((r) => r.request_id === id)) continue;
+      if (!this.confirming || agent.results.some((r) => r.request_id === id)) continue;
       this.applied.push([room, id]);
       agent.results = [...agent.results, { type: CONFIRMATION_TYPE[parsed.command.type], ok: true, message: 'applied', request_id: id }];
       if (parsed.command.type === 'start_continuous_music') agent.state = { state: 'playing' };
@@ -164,6 +166,29 @@ describe('RoomDelivery', () => {
     await until(() => replies.length === 1);
     expect(replies[0]).toMatchObject({ status: 'error', error: { code: 'command_failed' } });
     expect(livekit.calls.some((c) => c.startsWith('ensureAgent'))).toBe(false);
+  });
+
+  it('delivers the commands a vanished agent had not confirmed again, in order, to a new agent; each is answered done once', async () => {
+    const { livekit, desired, delivery, watcher } = parts();
+    livekit.dispatchable.add('r');
+    livekit.confirming = false;
+    const replies: Reply[] = [];
+    delivery.queueCommand('r', outgoing({ type: 'start_continuous_music', source: 'playlist', request_id: 's1' }, desired, 'r', replies));
+    delivery.queueCommand('r', outgoing({ type: 'set_volume', volume: 40, request_id: 'v1' }, desired, 'r', replies));
+    await until(() => replies.filter((r) => r.status === 'accepted').length === 2);
+    // LiveKit disconnects the agent before it applied them; the next one applies what it gets.
+    const first = livekit.rooms.get('r')?.agent?.identity;
+    delete livekit.rooms.get('r')?.agent;
+    livekit.confirming = true;
+    watcher.refresh('r');
+    await until(() => replies.filter((r) => r.status === 'done').length === 2);
+    expect(livekit.rooms.get('r')?.agent?.identity).not.toBe(first);
+    expect(livekit.applied).toEqual([
+      ['r', 's1'],
+      ['r', 'v1'],
+    ]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(replies.map((r) => `${r.request_id} ${r.status}`).sort()).toEqual(['s1 accepted', 's1 done', 'v1 accepted', 'v1 done']);
   });
 
   it('fails commands with no_agent when no worker takes the room', async () => {
