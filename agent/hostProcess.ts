@@ -61,7 +61,7 @@ const host = new RoomHost({
   },
   trackLeaked: () => leakedTracks++,
 });
-reports?.start(() => host.roomCount);
+reports?.start(() => host.roomsTaken, config.maxRooms);
 const link = new WorkerLink(config.livekit, host, log);
 host.attach(link);
 

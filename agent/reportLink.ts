@@ -39,6 +39,9 @@ export class ReportLink {
   private heartbeat: NodeJS.Timeout | undefined;
   private state: WorkerState = 'online';
   private rooms: () => number = () => 0;
+  private capacity = 0;
+  /** Whether the last presence said full: a change is announced at once, not at the next heartbeat. */
+  private announcedFull = false;
 
   constructor(
     private readonly config: ReportLinkConfig,
@@ -48,8 +51,9 @@ export class ReportLink {
   }
 
   /** Connects in the background (and reconnects): the rooms play whether the broker is there or not. */
-  start(rooms: () => number): void {
+  start(rooms: () => number, capacity: number): void {
     this.rooms = rooms;
+    this.capacity = capacity;
     const { url, username, password } = this.config;
     const client = mqtt.connect(url, {
       protocolVersion: 5,
@@ -101,8 +105,15 @@ export class ReportLink {
     await client.endAsync().catch(() => undefined);
   }
 
+  /** The rooms taken changed: when that fills the process or frees it, the bridges hear it now. */
+  roomsChanged(): void {
+    if (this.rooms() >= this.capacity !== this.announcedFull) this.announce();
+  }
+
   private announce(): void {
     if (!this.client?.connected) return;
-    this.client.publish(this.topics.workerState(this.worker), JSON.stringify({ state: this.state, rooms: this.rooms() }), { qos: 1 });
+    const rooms = this.rooms();
+    this.announcedFull = rooms >= this.capacity;
+    this.client.publish(this.topics.workerState(this.worker), JSON.stringify({ state: this.state, rooms, capacity: this.capacity }), { qos: 1 });
   }
 }

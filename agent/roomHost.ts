@@ -90,6 +90,7 @@ export class RoomHost implements WorkerLinkHandlers {
       setTimeout(() => this.unclaim(job.id), OFFER_HOLD_MS),
     );
     this.link?.reportStatus();
+    this.deps.reports?.roomsChanged();
     return { identity: `agent-${job.id}`, name: agentParticipantName(this.deps.config.livekit.agentName) };
   }
 
@@ -137,6 +138,7 @@ export class RoomHost implements WorkerLinkHandlers {
   private unclaim(jobId: string): void {
     this.claimed.delete(jobId);
     this.link?.reportStatus();
+    this.deps.reports?.roomsChanged();
   }
 
   private ended(hosted: HostedRoom, error: string | undefined): void {
@@ -145,8 +147,14 @@ export class RoomHost implements WorkerLinkHandlers {
     this.report();
   }
 
+  /** Rooms played and claimed (offered, not assigned yet): what counts against AGENT_MAX_ROOMS. */
+  get roomsTaken(): number {
+    return this.rooms.size + this.claimed.size;
+  }
+
   private report(): void {
     this.link?.reportStatus();
+    this.deps.reports?.roomsChanged();
     this.deps.metrics.report({ kind: 'rooms', host: process.pid, rooms: this.rooms.size });
     this.deps.roomsChanged?.(this.rooms.size);
   }

@@ -94,6 +94,7 @@ export class Bridge {
       agentKnown: (room) => this.watcher.agentSeenWithin(room, AGENT_SEEN_FRESH_MS) || this.workers.reporting(room) !== undefined,
       agentJoinTimeoutMs,
       resultTimeoutMs,
+      capacity: () => this.workers.capacity(),
       log,
     });
     this.restorer = new RoomRestorer({
@@ -300,8 +301,8 @@ export class Bridge {
   private onWorkerPresence(worker: string, payload: Buffer): void {
     const presence = parseWorkerPresence(payload);
     if (!presence) return this.log.warn({ worker }, 'ignored a malformed worker presence');
-    if (presence.state === 'draining') return this.restorer.workerDraining(worker);
     const orphans = this.workers.presence(worker, presence);
+    if (presence.state === 'draining') return this.restorer.workerDraining(worker);
     if (orphans.length > 0) this.restorer.workerGone(worker, orphans);
   }
 

@@ -29,6 +29,11 @@ export interface RoomView {
   agent?: AgentView;
 }
 
+/** Every agent worker is full: the room cannot get an agent now (reply `no_capacity`). */
+export class NoCapacityError extends Error {
+  override readonly name = 'NoCapacityError';
+}
+
 export class NoAgentError extends Error {
   override name = 'NoAgentError';
 }

@@ -11,7 +11,8 @@ import type { Command } from '../src/protocol/commands.js';
 import { CONFIRMATION_TYPE, encodeJson, MAX_PACKET_BYTES, NO_MUSIC, type Confirmation, type ErrorCode, type Reply } from '../src/protocol/messages.js';
 import type { DesiredState } from '../src/protocol/desired.js';
 import type { DesiredStates } from './desiredStates.js';
-import { NoAgentError, type RoomView } from './roomAgents.js';
+import { NoAgentError, NoCapacityError, type RoomView } from './roomAgents.js';
+import type { Capacity } from './workerDirectory.js';
 import { STOPPED_NO_AGENT, type RoomWatcher } from './roomWatcher.js';
 
 /** What delivery needs from LiveKit (RoomAgents in production). */
@@ -38,8 +39,16 @@ export interface RoomDeliveryOptions {
   agentKnown: (room: string) => boolean;
   agentJoinTimeoutMs: number;
   resultTimeoutMs: number;
+  /** Whether any agent worker has room for another room (workerDirectory.ts); absent: unknown. */
+  capacity?: () => Capacity;
   log: Logger;
 }
+
+/**
+ * When every worker said it is full, a room without an agent gets this long for a dispatch to
+ * prove otherwise (a worker that does not report over MQTT may have room) before `no_capacity`.
+ */
+export const NO_CAPACITY_WAIT_MS = 3_000;
 
 /**
  * How long to wait for the agent's receipt of a packet before sending it again, each time; then
@@ -107,9 +116,19 @@ export class RoomDelivery {
         // The room may have closed since: the full path finds out and dispatches if need be.
       }
     }
-    const how = await this.o.agents.ensureAgent(room, this.o.agentJoinTimeoutMs, options);
+    const how = await this.ensureAgent(room, options);
     await this.o.agents.sendData(room, payload);
     return how;
+  }
+
+  private async ensureAgent(room: string, options: { replaceDispatch?: boolean }): Promise<'present' | 'dispatched'> {
+    if (this.o.capacity?.() !== 'none') return this.o.agents.ensureAgent(room, this.o.agentJoinTimeoutMs, options);
+    try {
+      return await this.o.agents.ensureAgent(room, Math.min(NO_CAPACITY_WAIT_MS, this.o.agentJoinTimeoutMs), options);
+    } catch (err) {
+      if (!(err instanceof NoAgentError)) throw err;
+      throw new NoCapacityError('every agent worker is at capacity: no room can be started now; it starts when one has room again and someone listens (send stop to withdraw)');
+    }
   }
 
   private async deliverPacket(room: string, batch: Outgoing[]): Promise<void> {
@@ -134,7 +153,8 @@ export class RoomDelivery {
       if (proven && how === 'present') received.catch((err: Error) => log.warn({ room, session_id: room, err: err.message }, 'could not send a packet again'));
       else await received;
     } catch (err) {
-      const code: ErrorCode = err instanceof NoAgentError ? 'no_agent' : 'delivery_failed';
+      const code: ErrorCode = err instanceof NoCapacityError ? 'no_capacity' : err instanceof NoAgentError ? 'no_agent' : 'delivery_failed';
+      if (code === 'no_capacity') log.warn({ room, session_id: room, request_ids: batch.map((o) => o.command.request_id) }, 'refused: every agent worker is at capacity');
       for (const o of batch) o.fail(code, (err as Error).message);
       return;
     }

@@ -14,7 +14,13 @@ export interface RoomAgent {
 interface Worker {
   state: WorkerPresence['state'];
   heardAt: number;
+  /** Rooms taken and the most it takes, as its last presence said (absent: it did not say). */
+  rooms?: number;
+  capacity?: number;
 }
+
+/** Whether a new room can be placed: `none` only when every live worker said it is full (or draining). */
+export type Capacity = 'some' | 'none' | 'unknown';
 
 export class WorkerDirectory {
   private readonly agents = new Map<string, RoomAgent>();
@@ -41,7 +47,7 @@ export class WorkerDirectory {
   /** A worker's presence; the rooms whose agents it took with it when it went offline. */
   presence(worker: string, presence: WorkerPresence): RoomAgent[] {
     if (presence.state !== 'offline') {
-      this.heard(worker, presence.state);
+      this.heard(worker, presence.state, presence);
       return [];
     }
     this.workers.delete(worker);
@@ -86,7 +92,27 @@ export class WorkerDirectory {
     return this.workers.size;
   }
 
-  private heard(worker: string, state: WorkerPresence['state']): void {
-    this.workers.set(worker, { state, heardAt: this.now() });
+  /**
+   * Room for another room among the workers heard from: `some` when one has a free place,
+   * `none` when every one is full or draining, `unknown` when none is heard or one does not say
+   * how full it is (an older agent): then only a dispatch can tell.
+   */
+  capacity(): Capacity {
+    const live = [...this.workers.values()].filter((w) => this.now() - w.heardAt <= WORKER_STALE_MS);
+    if (live.length === 0) return 'unknown';
+    let unknown = false;
+    for (const w of live) {
+      if (w.state !== 'online') continue;
+      if (w.capacity === undefined || w.rooms === undefined) unknown = true;
+      else if (w.rooms < w.capacity) return 'some';
+    }
+    return unknown ? 'unknown' : 'none';
+  }
+
+  private heard(worker: string, state: WorkerPresence['state'], presence?: WorkerPresence): void {
+    const known = this.workers.get(worker);
+    const rooms = presence?.rooms ?? known?.rooms;
+    const capacity = presence?.capacity ?? known?.capacity;
+    this.workers.set(worker, { state, heardAt: this.now(), ...(rooms !== undefined ? { rooms } : {}), ...(capacity !== undefined ? { capacity } : {}) });
   }
 }

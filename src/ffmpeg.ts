@@ -24,7 +24,9 @@ function fromPackage(load: () => string | null | undefined): string | undefined 
 
 function runs(path: string): boolean {
   try {
-    execFileSync(path, ['-hide_banner', '-version'], { stdio: 'ignore', timeout: 5_000 });
+    // Generous: on a loaded machine a slow start is not a missing binary, and falling through to
+    // @livekit/av's audio-only ffmpeg would lose http inputs and AAC.
+    execFileSync(path, ['-hide_banner', '-version'], { stdio: 'ignore', timeout: 30_000 });
     return true;
   } catch {
     return false;

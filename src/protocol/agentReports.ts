@@ -28,6 +28,8 @@ export type WorkerState = 'online' | 'draining' | 'offline';
 export interface WorkerPresence {
   state: WorkerState;
   rooms?: number;
+  /** The rooms this host process takes at most (AGENT_MAX_ROOMS): at `rooms` = `capacity` it is full. */
+  capacity?: number;
 }
 
 export const WORKER_HEARTBEAT_MS = 10_000;
@@ -64,7 +66,7 @@ export function parseWorkerPresence(payload: Buffer | string): WorkerPresence | 
   const value = parseObject(payload);
   const state = value?.state;
   if (state !== 'online' && state !== 'draining' && state !== 'offline') return undefined;
-  return { state, ...(typeof value?.rooms === 'number' ? { rooms: value.rooms } : {}) };
+  return { state, ...(typeof value?.rooms === 'number' ? { rooms: value.rooms } : {}), ...(typeof value?.capacity === 'number' ? { capacity: value.capacity } : {}) };
 }
 
 function parseObject(payload: Buffer | string): Record<string, unknown> | undefined {

@@ -48,7 +48,7 @@ export const BRIDGE_READ_INTERVAL_MS = 100;
  */
 export const MAX_PACKET_BYTES = 14_000;
 
-export type ErrorCode = 'invalid_command' | 'session_mismatch' | 'rate_limited' | 'no_agent' | 'delivery_failed' | 'command_failed' | 'no_confirmation';
+export type ErrorCode = 'invalid_command' | 'session_mismatch' | 'rate_limited' | 'no_agent' | 'no_capacity' | 'delivery_failed' | 'command_failed' | 'no_confirmation';
 
 export interface Reply {
   type: 'reply';

@@ -68,7 +68,7 @@ class FakeLiveKit implements AgentDelivery {
 const watchers: RoomWatcher[] = [];
 afterEach(() => watchers.splice(0).forEach((w) => w.stop()));
 
-function parts(owns: (room: string) => boolean = () => true) {
+function parts(owns: (room: string) => boolean = () => true, capacity?: () => 'some' | 'none' | 'unknown') {
   const livekit = new FakeLiveKit();
   const saved: Array<[string, string]> = [];
   const desired = new DesiredStates(async (room, json) => saved.push([room, json]), log);
@@ -85,7 +85,7 @@ function parts(owns: (room: string) => boolean = () => true) {
     busyMs: 5,
   });
   watchers.push(watcher);
-  const delivery = new RoomDelivery({ agents: livekit, watcher, desired, agentKnown: () => false, agentJoinTimeoutMs: 1_000, resultTimeoutMs: 1_000, log });
+  const delivery = new RoomDelivery({ agents: livekit, watcher, desired, agentKnown: () => false, agentJoinTimeoutMs: 1_000, resultTimeoutMs: 1_000, ...(capacity ? { capacity } : {}), log });
   const restorer = new RoomRestorer({ agents: livekit, delivery, desired, watcher, workers, owns, agentJoinTimeoutMs: 1_000, log });
   late.restorer = restorer;
   return { livekit, saved, desired, workers, watcher, delivery, restorer };
@@ -189,6 +189,20 @@ describe('RoomDelivery', () => {
     ]);
     await new Promise((r) => setTimeout(r, 50));
     expect(replies.map((r) => `${r.request_id} ${r.status}`).sort()).toEqual(['s1 accepted', 's1 done', 'v1 accepted', 'v1 done']);
+  });
+
+  it('answers no_capacity when every worker is full and no dispatch brings an agent; a room with its agent is served as ever', async () => {
+    const { livekit, desired, delivery } = parts(undefined, () => 'none');
+    const replies: Reply[] = [];
+    const started = Date.now();
+    delivery.queueCommand('full', outgoing({ type: 'start_continuous_music', source: 'playlist', request_id: 's1' }, desired, 'full', replies));
+    await until(() => replies.length === 1, 3_000);
+    expect(replies[0]?.error?.code).toBe('no_capacity');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // A room that has its agent is not a new room: its commands go through.
+    livekit.rooms.set('playing', { listeners: 1, agent: { identity: 'agent-p', publishing: true, state: { state: 'playing' }, results: [], received: [] } });
+    delivery.queueCommand('playing', outgoing({ type: 'set_volume', volume: 30, request_id: 'v1' }, desired, 'playing', replies));
+    await until(() => replies.some((r) => r.request_id === 'v1' && r.status === 'done'));
   });
 
   it('fails commands with no_agent when no worker takes the room', async () => {

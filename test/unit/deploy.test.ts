@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 
 interface Service {
   build?: unknown;
+  image?: string;
   ports?: string[];
   environment?: Record<string, unknown>;
   healthcheck?: { test: string[] };
@@ -45,10 +46,10 @@ describe('docker-compose.yml', () => {
   it('runs the four services with health checks; the agent and bridge scale (no host ports)', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['livekit', 'mosquitto', 'agent', 'bridge']));
     for (const name of ['livekit', 'mosquitto', 'agent', 'bridge']) expect(compose.services[name]?.healthcheck, name).toBeDefined();
-    for (const name of ['agent', 'bridge']) {
-      expect(compose.services[name]?.build, name).toBeDefined();
-      expect(compose.services[name]?.ports, `${name} must not bind host ports, or --scale fails`).toBeUndefined();
-    }
+    // One image, built once by the agent's service, run by both.
+    expect(compose.services.agent?.build).toBeDefined();
+    expect(compose.services.bridge?.image).toBe(compose.services.agent?.image);
+    for (const name of ['agent', 'bridge']) expect(compose.services[name]?.ports, `${name} must not bind host ports, or --scale fails`).toBeUndefined();
     expect(compose.services.agent?.volumes?.some((v) => v.endsWith(':/music:ro'))).toBe(true);
   });
 

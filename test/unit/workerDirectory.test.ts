@@ -76,3 +76,28 @@ describe('WorkerDirectory', () => {
     expect(directory.workerCount).toBe(0);
   });
 });
+
+describe('WorkerDirectory capacity', () => {
+  it('is none only when every live worker said it is full or draining, unknown when one did not say', () => {
+    let now = 0;
+    const workers = new WorkerDirectory(() => now);
+    expect(workers.capacity()).toBe('unknown');
+    workers.presence('w1', { state: 'online', rooms: 2, capacity: 2 });
+    expect(workers.capacity()).toBe('none');
+    workers.presence('w2', { state: 'online', rooms: 1, capacity: 2 });
+    expect(workers.capacity()).toBe('some');
+    workers.presence('w2', { state: 'draining', rooms: 1, capacity: 2 });
+    expect(workers.capacity()).toBe('none');
+    // A room report keeps what the worker last said of its capacity.
+    workers.report('r', report('w1', 'agent-1'));
+    expect(workers.capacity()).toBe('none');
+    workers.presence('w3', { state: 'online' });
+    expect(workers.capacity()).toBe('unknown');
+    workers.presence('w1', { state: 'online', rooms: 1, capacity: 2 });
+    expect(workers.capacity()).toBe('some');
+    // Workers unheard for long do not count.
+    now = WORKER_STALE_MS + 1;
+    expect(workers.capacity()).toBe('unknown');
+    expect(parseWorkerPresence('{"state":"online","rooms":3,"capacity":4}')).toEqual({ state: 'online', rooms: 3, capacity: 4 });
+  });
+});
