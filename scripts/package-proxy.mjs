@@ -12,10 +12,11 @@
 // - a tunnel (CONNECT host:443) is passed through, for a network that does not inspect TLS.
 //   node scripts/package-proxy.mjs <socket-path>
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { rootCertificates } from 'node:tls';
 
 const socketPath = process.argv[2];
 if (!socketPath) {
@@ -47,6 +48,10 @@ function npmRegistry() {
 }
 
 const registry = npmRegistry();
+// The machine's trust store as well as Node's own roots: a network that inspects TLS adds its CA
+// there (whether or not NODE_EXTRA_CA_CERTS says so).
+const SYSTEM_CAS = '/etc/ssl/certs/ca-certificates.crt';
+const ca = existsSync(SYSTEM_CAS) ? [...rootCertificates, readFileSync(SYSTEM_CAS, 'utf8')] : undefined;
 const allowed = new Set([...aptHosts(), ...(registry ? [registry.hostname] : [])]);
 const log = (line) => process.stderr.write(`package-proxy: ${line}\n`);
 
@@ -58,7 +63,7 @@ function fromRegistry(req, res) {
   }
   const url = new URL(req.url ?? '/', registry);
   const headers = { ...req.headers, host: url.host, 'accept-encoding': 'identity' };
-  const upstream = httpsRequest(url, { method: req.method, headers }, (up) => {
+  const upstream = httpsRequest(url, { method: req.method, headers, ca }, (up) => {
     const json = /json/.test(String(up.headers['content-type'] ?? ''));
     if (!json) {
       res.writeHead(up.statusCode ?? 502, up.headers);
