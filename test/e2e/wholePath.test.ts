@@ -456,6 +456,20 @@ describe('when things go away', () => {
     const restartedAt = Date.now();
     await rc.broker.restart(500);
     await rc.bridge.waitFor(/mqtt connected/, 15_000);
+    // "mqtt connected" comes before the bridge's subscriptions are back (mqtt.js renews them after
+    // CONNACK), and a command published before that reaches no one (a clean session; apps resend
+    // with a request_id). The bridge is back once it answers: asked until it does.
+    for (let asked = 0; ; asked++) {
+      const probe = rc.app.send(room, { type: 'get_music_status' }, 1_000);
+      if (
+        await probe.final.then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      if (asked === 15) throw new Error('the bridge did not answer after the broker restart');
+    }
     // The app's client reconnects by itself and resubscribes; its command goes through.
     const sent = rc.app.send(room, { type: 'start_continuous_music', genre: 'rock' });
     expect(await sent.final).toMatchObject({ status: 'done', ok: true });
