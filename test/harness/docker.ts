@@ -95,8 +95,10 @@ function stopStale(): void {
   const pidFile = `${EXEC_ROOT}.pid`;
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8'));
+  // Only that daemon: the pid may have gone to another process since.
+  const command = pid > 0 && existsSync(`/proc/${pid}/comm`) ? readFileSync(`/proc/${pid}/comm`, 'utf8').trim() : '';
   try {
-    if (pid > 0) process.kill(pid, 'SIGKILL');
+    if (command === 'dockerd') process.kill(pid, 'SIGKILL');
   } catch {
     // gone already
   }
