@@ -84,13 +84,12 @@ export class RoomHost implements WorkerLinkHandlers {
   }
 
   offer(job: Job): JobClaim | undefined {
-    if (this.draining || this.rooms.size + this.claimed.size >= this.deps.config.maxRooms) return undefined;
+    if (this.draining || this.roomsTaken >= this.deps.config.maxRooms) return undefined;
     this.claimed.set(
       job.id,
       setTimeout(() => this.unclaim(job.id), OFFER_HOLD_MS),
     );
-    this.link?.reportStatus();
-    this.deps.reports?.roomsChanged();
+    this.takenChanged();
     return { identity: `agent-${job.id}`, name: agentParticipantName(this.deps.config.livekit.agentName) };
   }
 
@@ -109,7 +108,7 @@ export class RoomHost implements WorkerLinkHandlers {
   }
 
   load(): { load: number; full: boolean } {
-    const taken = this.rooms.size + this.claimed.size;
+    const taken = this.roomsTaken;
     return { load: roomLoad(taken, this.deps.config.maxRooms), full: this.draining || taken >= this.deps.config.maxRooms };
   }
 
@@ -137,8 +136,7 @@ export class RoomHost implements WorkerLinkHandlers {
 
   private unclaim(jobId: string): void {
     this.claimed.delete(jobId);
-    this.link?.reportStatus();
-    this.deps.reports?.roomsChanged();
+    this.takenChanged();
   }
 
   private ended(hosted: HostedRoom, error: string | undefined): void {
@@ -152,9 +150,14 @@ export class RoomHost implements WorkerLinkHandlers {
     return this.rooms.size + this.claimed.size;
   }
 
-  private report(): void {
+  /** How full this process is changed: LiveKit (its load) and the bridges (its presence) hear it. */
+  private takenChanged(): void {
     this.link?.reportStatus();
     this.deps.reports?.roomsChanged();
+  }
+
+  private report(): void {
+    this.takenChanged();
     this.deps.metrics.report({ kind: 'rooms', host: process.pid, rooms: this.rooms.size });
     this.deps.roomsChanged?.(this.rooms.size);
   }

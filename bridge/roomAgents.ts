@@ -92,9 +92,9 @@ export class RoomAgents {
     // Listing the dispatches of a room that does not exist stalls for 3 s in livekit-server,
     // and listParticipants cannot tell such a room from an empty one: only look when occupied.
     // A caller that knows the room's agent died asks to replace its dispatch at once.
-    let dispatchedAt = !replaceDispatch && participants?.length && (await this.hasDispatch(room)) ? Date.now() : 0;
-    // The room's dispatch brought an agent that has left since: dispatch again now, not after REDISPATCH_MS.
-    if (dispatchedAt > 0 && (await this.agentVanished(room))) dispatchedAt = -REDISPATCH_MS;
+    // A dispatch whose agent was in the room and has left is replaced now, not after REDISPATCH_MS.
+    const dispatches = !replaceDispatch && participants?.length ? await this.ourDispatches(room) : [];
+    let dispatchedAt = dispatches.length === 0 ? 0 : this.agentVanished(room, dispatches) ? -REDISPATCH_MS : Date.now();
     if (replaceDispatch && participants?.length) dispatchedAt = -REDISPATCH_MS;
     while (Date.now() < deadline) {
       if (Date.now() - dispatchedAt >= REDISPATCH_MS) {
@@ -154,26 +154,19 @@ export class RoomAgents {
     return dispatches.filter((d) => d.agentName === this.config.agentName);
   }
 
-  private async hasDispatch(room: string): Promise<boolean> {
-    return (await this.ourDispatches(room)).length > 0;
-  }
-
   /**
-   * True when a worker took the job of one of the room's dispatches and is starting or running it,
-   * and the job's agent is not one that was in the room and has left.
+   * True when a worker took the job of one of the room's dispatches and is starting or running it.
    */
   private async workerHasJob(room: string): Promise<boolean> {
     const jobs = (await this.ourDispatches(room)).flatMap((d) => d.state?.jobs ?? []);
-    const gone = this.lastAgent.get(room);
-    return jobs.some((j) => !!j.state?.workerId && (j.state.status === JobStatus.JS_PENDING || j.state.status === JobStatus.JS_RUNNING) && !(gone && j.state.participantIdentity === gone));
+    return jobs.some((j) => !!j.state?.workerId && (j.state.status === JobStatus.JS_PENDING || j.state.status === JobStatus.JS_RUNNING));
   }
 
-  /** The agent last seen in the room has left it (it is not there now), and the room's dispatch still names it. */
-  private async agentVanished(room: string): Promise<boolean> {
+  /** The agent last seen in the room is not in it now (the caller just looked), and one of `dispatches` names it. */
+  private agentVanished(room: string, dispatches: Awaited<ReturnType<RoomAgents['ourDispatches']>>): boolean {
     const gone = this.lastAgent.get(room);
     if (!gone) return false;
-    const jobs = (await this.ourDispatches(room)).flatMap((d) => d.state?.jobs ?? []);
-    const vanished = jobs.some((j) => j.state?.participantIdentity === gone);
+    const vanished = dispatches.some((d) => (d.state?.jobs ?? []).some((j) => j.state?.participantIdentity === gone));
     if (vanished) this.log.info({ room, agent: gone }, "the room's agent left while its dispatch stands: dispatching again now");
     return vanished;
   }

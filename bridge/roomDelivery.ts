@@ -196,7 +196,7 @@ export class RoomDelivery {
         const start = this.o.desired.shouldPlay(room);
         if (start && !commands.some((c) => c.request_id === start.request_id)) commands.push(start);
         log.warn({ request_ids: commands.map((c) => c.request_id), commands: commands.map((c) => c.type) }, "the room's agent left with commands unconfirmed: delivering them again to a new agent");
-        for (const packet of packetsOf(commands)) await this.deliver(room, packet.length === 1 ? (packet[0] as Command) : packet);
+        for (const packet of packetsOf(commands, (c) => c)) await this.deliver(room, packet.length === 1 ? (packet[0] as Command) : packet);
         log.info({ request_ids: commands.map((c) => c.request_id) }, 'unconfirmed commands delivered again');
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'could not deliver the unconfirmed commands again yet');
@@ -292,7 +292,7 @@ function packets(batch: Outgoing[]): Outgoing[][] {
   return packetsOf(batch, (o) => o.command);
 }
 
-function packetsOf<T>(items: T[], commandOf: (item: T) => Command = (item) => item as Command): T[][] {
+function packetsOf<T>(items: T[], commandOf: (item: T) => Command): T[][] {
   const out: T[][] = [];
   let current: T[] = [];
   let bytes = 2;

@@ -111,8 +111,6 @@ export class WorkerDirectory {
 
   private heard(worker: string, state: WorkerPresence['state'], presence?: WorkerPresence): void {
     const known = this.workers.get(worker);
-    const rooms = presence?.rooms ?? known?.rooms;
-    const capacity = presence?.capacity ?? known?.capacity;
-    this.workers.set(worker, { state, heardAt: this.now(), ...(rooms !== undefined ? { rooms } : {}), ...(capacity !== undefined ? { capacity } : {}) });
+    this.workers.set(worker, { state, heardAt: this.now(), rooms: presence?.rooms ?? known?.rooms, capacity: presence?.capacity ?? known?.capacity });
   }
 }

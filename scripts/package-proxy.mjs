@@ -3,19 +3,18 @@
 // `docker build` must install Debian and npm packages as any user's build does. This proxy runs
 // outside the namespace, listens on a Unix socket (a file both sides see), and forwards HTTP
 // to the hosts of this machine's own package sources only: the npm registry npm is configured with
-// and the URIs of apt's sources. Anything else: 403. Three kinds of request:
+// and the URIs of apt's sources. Anything else: 403. Two kinds of request:
 // - a proxy request (`GET http://host/path`: apt with http_proxy) is forwarded as it is;
 // - a plain request (`GET /path`: npm with this proxy as its registry) goes to the npm registry
-//   over HTTPS made here, with this machine's trust store (NODE_EXTRA_CA_CERTS: a network that
+//   over HTTPS made here, with this machine's trust store (a network that
 //   inspects TLS has its own CA, which a build container does not know), and the tarball URLs in
-//   the package documents point back here;
-// - a tunnel (CONNECT host:443) is passed through, for a network that does not inspect TLS.
+//   the package documents point back here.
+// (No HTTPS tunnel: through one, a build would meet that CA it does not trust.)
 //   node scripts/package-proxy.mjs <socket-path>
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
 import { rootCertificates } from 'node:tls';
 
 const socketPath = process.argv[2];
@@ -119,28 +118,6 @@ const server = createServer((req, res) => {
     else res.destroy();
   });
   req.pipe(upstream);
-});
-
-server.on('connect', (req, client, head) => {
-  // An HTTPS tunnel (npm): CONNECT host:443.
-  const [host, port = '443'] = (req.url ?? '').split(':');
-  if (!host || !allowed.has(host) || port !== '443') {
-    log(`refused CONNECT ${req.url}`);
-    client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-    return;
-  }
-  const upstream = connect(Number(port), host, () => {
-    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    if (head.length) upstream.write(head);
-    upstream.pipe(client);
-    client.pipe(upstream);
-  });
-  const close = () => {
-    upstream.destroy();
-    client.destroy();
-  };
-  upstream.on('error', close);
-  client.on('error', close);
 });
 
 rmSync(socketPath, { force: true });

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,8 +186,9 @@ export async function ensureStandIns(engine: DockerEngine): Promise<StandInTimes
       rmSync(root, { recursive: true, force: true });
     }
   });
-  const build = async (tag: string, folder: string, prepare?: (context: string) => Promise<void>) => {
-    const recipe = recipeOf(`${STANDINS}/${folder}`, baseRecipe, NODE_VERSION, NPM_VERSION);
+  /** `facts`: what else the stand-in is made from (versions), part of its recipe. */
+  const build = async (tag: string, folder: string, facts: string[] = [], prepare?: (context: string) => Promise<void>) => {
+    const recipe = recipeOf(`${STANDINS}/${folder}`, baseRecipe, ...facts);
     await timed(tag, recipe, async () => {
       const context = mkdtempSync(join(tmpdir(), `roomcast-standin-${folder}-`));
       try {
@@ -201,7 +202,7 @@ export async function ensureStandIns(engine: DockerEngine): Promise<StandInTimes
       }
     });
   };
-  await build(`node:20-bookworm-slim`, 'node', async (context) => {
+  await build(`node:20-bookworm-slim`, 'node', [NODE_VERSION, NPM_VERSION], async (context) => {
     // The official Node build and npm, from the npm registry (through the proxy).
     const npmEnv = { ...process.env, npm_config_registry: `${engine.proxy}/` };
     for (const [spec, file] of [
@@ -212,9 +213,9 @@ export async function ensureStandIns(engine: DockerEngine): Promise<StandInTimes
       await run('mv', [join(context, stdout.trim().split('\n').at(-1) as string), join(context, file)]);
     }
   });
-  await build('livekit/livekit-server:v1.13.5', 'livekit-server', async (context) => {
-    const bin = process.env.LIVEKIT_SERVER_BIN ?? join(process.env.HOME ?? '/root', 'go/bin/server');
-    copyFileSync(bin, join(context, 'livekit-server'));
+  const livekitServer = process.env.LIVEKIT_SERVER_BIN ?? join(process.env.HOME ?? '/root', 'go/bin/server');
+  await build('livekit/livekit-server:v1.13.5', 'livekit-server', [String(statSync(livekitServer).mtimeMs)], async (context) => {
+    copyFileSync(livekitServer, join(context, 'livekit-server'));
   });
   await build('eclipse-mosquitto:2', 'mosquitto');
   await build('alpine:3', 'alpine');
@@ -230,6 +231,6 @@ function slim(root: string): void {
   }
   mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
   mkdirSync(join(root, 'var/cache/apt/archives/partial'), { recursive: true });
-  const excludes = ['/usr/share/doc/*', '/usr/share/man/*', '/usr/share/info/*', '/usr/share/locale/*', 'path-include /usr/share/doc/*/copyright'];
-  writeFileSync(join(root, 'etc/dpkg/dpkg.cfg.d/docker-slim'), excludes.map((e) => (e.startsWith('path-') ? e : `path-exclude ${e}`)).join('\n') + '\n');
+  const rules = ['path-exclude /usr/share/doc/*', 'path-include /usr/share/doc/*/copyright', 'path-exclude /usr/share/man/*', 'path-exclude /usr/share/info/*', 'path-exclude /usr/share/locale/*'];
+  writeFileSync(join(root, 'etc/dpkg/dpkg.cfg.d/docker-slim'), rules.join('\n') + '\n');
 }
